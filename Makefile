@@ -1,0 +1,70 @@
+# Healthcare analytics warehouse: one command to build it, one to test it.
+#   make run    venv, dependencies, dbt packages, embedded PostgreSQL, synthetic data,
+#               loads of two export cycles with a dbt build (and snapshots) after each, dbt docs
+#   make test   everything CI runs: ruff, pytest (incl. an end-to-end dbt build from an empty
+#               database on generated data) and sqlfluff lint
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+DATA ?= data/treatments
+TREATMENTS ?= 20000
+SEED ?= 42
+
+.PHONY: run test venv deps db-start db-stop db-status generate load build docs lint clean
+
+run: deps db-start generate
+	$(PY) -m loaders load $(DATA)/cycle-1
+	$(DBT) build
+	$(PY) -m loaders load $(DATA)/cycle-2
+	$(DBT) build
+	$(DBT) docs generate
+	$(PY) -m loaders summary
+	@echo
+	@echo "Lineage and docs: source $(VENV)/bin/activate && dbt docs serve --port 8080"
+	@echo "then open http://localhost:8080 (the graph icon shows source -> bronze -> silver -> gold)."
+
+test: deps db-start
+	$(VENV)/bin/ruff check loaders tests/python
+	$(VENV)/bin/pytest
+	$(MAKE) lint
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $@
+
+deps: venv
+	$(PY) -m loaders deps
+
+db-start: venv
+	$(PY) -m loaders server start
+
+db-stop: venv
+	$(PY) -m loaders server stop
+
+db-status: venv
+	$(PY) -m loaders server status
+
+generate: venv
+	$(PY) -m loaders generate --out $(DATA) --treatments $(TREATMENTS) --seed $(SEED)
+
+load: venv
+	$(PY) -m loaders load $(DATA)
+
+build: deps
+	$(DBT) build
+
+docs: deps
+	$(DBT) docs generate
+
+lint: deps
+	$(VENV)/bin/sqlfluff lint models snapshots tests analyses
+
+clean:
+	$(DBT) clean
+	rm -rf $(DATA)

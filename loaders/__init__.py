@@ -1,0 +1,1 @@
+"""Python side of the healthcare warehouse: embedded server, generators and bronze loaders."""

@@ -1,0 +1,1 @@
+"""Synthetic source data: the shared population and one writer per source system."""

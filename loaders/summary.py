@@ -1,0 +1,40 @@
+"""What the warehouse holds: relations and row counts per project schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from loaders.db import connect
+
+PROJECT_SCHEMAS = ("bronze", "silver", "snapshots", "gold")
+
+
+@dataclass(frozen=True)
+class Relation:
+    schema: str
+    name: str
+    kind: str
+    rows: int
+
+
+def relations() -> list[Relation]:
+    found: list[Relation] = []
+    with connect() as conn:
+        rows = conn.execute(
+            """
+            select table_schema, table_name, table_type
+            from information_schema.tables
+            where table_schema = any(%s)
+            order by array_position(%s, table_schema::text), table_name
+            """,
+            (list(PROJECT_SCHEMAS), list(PROJECT_SCHEMAS)),
+        ).fetchall()
+        for schema, name, kind in rows:
+            query = sql.SQL("select count(*) from {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(name)
+            )
+            count = conn.execute(query).fetchone()[0]
+            found.append(Relation(schema, name, "view" if kind == "VIEW" else "table", count))
+    return found

@@ -1,0 +1,56 @@
+with
+
+treatments as (
+    select * from {{ ref('stg_dynamo__treatments') }}
+),
+
+-- Whole calendar years around the treatment dates (reporting time zone).
+date_bounds as (
+    select
+        cast(date_trunc('year', min({{ to_reporting_date('treated_at') }})) as date) as first_day,
+        cast(
+            date_trunc('year', max({{ to_reporting_date('treated_at') }})) + interval '1 year - 1 day'
+            as date
+        ) as last_day
+    from treatments
+),
+
+date_spine as (
+    select cast(calendar_days.day_start as date) as date_day
+    from date_bounds
+    cross join lateral generate_series(
+        cast(date_bounds.first_day as timestamp),
+        cast(date_bounds.last_day as timestamp),
+        interval '1 day'
+    ) as calendar_days (day_start)
+),
+
+dates (
+    date_key,
+    date_day,
+    year,
+    quarter,
+    month,
+    month_name,
+    month_start,
+    day_of_month,
+    day_of_week,
+    day_name,
+    is_weekend
+) as (
+    select
+        {{ to_date_key('date_day') }},
+        date_day,
+        cast(extract(year from date_day) as integer),
+        cast(extract(quarter from date_day) as integer),
+        cast(extract(month from date_day) as integer),
+        to_char(date_day, 'FMMonth'),
+        cast(date_trunc('month', date_day) as date),
+        cast(extract(day from date_day) as integer),
+        cast(extract(isodow from date_day) as integer),
+        to_char(date_day, 'FMDay'),
+        extract(isodow from date_day) in (6, 7)
+    from date_spine
+)
+
+select * from dates

@@ -1,0 +1,350 @@
+"""End to end: generated exports -> loader -> dbt build -> gold, checked against the oracle.
+
+The oracle (tests/python/oracle) recomputes every analytic table in Python from the export files
+themselves, so every row of the seven tables is compared with an independent implementation:
+counts exactly, money to the cent, rates to 1e-9, NULL only where the oracle has None.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oracle import treatments as oracle
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from loaders import treatments as loader
+from loaders.db import connect
+from loaders.generator import treatments as generator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT = Path(sys.executable).parent / "dbt"
+TREATMENTS = int(os.environ.get("E2E_TREATMENTS", "20000"))
+SEED = int(os.environ.get("E2E_SEED", "20240601"))
+RATE_TOLERANCE = Fraction(1, 10**9)
+MAX_DIFFS_SHOWN = 10
+
+# The spec's columns of every analytic table, in order.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "provider_rank_by_total_treatments": (
+        "provider_id", "provider_name", "specialty", "total_treatments", "treatment_rank",
+    ),
+    "provider_rank_by_success_rate": (
+        "provider_id", "provider_name", "completed_treatments", "successful_treatments",
+        "success_rate", "success_rate_rank",
+    ),
+    "monthly_success_rate_trend": (
+        "month_start", "treatments", "completed_treatments", "successful_treatments",
+        "success_rate", "success_rate_change",
+    ),
+    "treatments_by_state": (
+        "state", "treatments", "share_of_treatments", "distinct_patients", "distinct_providers",
+        "total_cost",
+    ),
+    "avg_treatment_cost_by_type": (
+        "treatment_type", "treatments_with_cost", "avg_cost", "median_cost", "min_cost",
+        "max_cost", "total_cost",
+    ),
+    "treatments_per_city": ("city", "state", "treatments", "city_rank_in_state"),
+    "provider_success_rate": (
+        "provider_id", "provider_name", "total_treatments", "successful_treatments",
+        "failed_treatments", "ongoing_treatments", "cancelled_treatments", "success_rate",
+    ),
+}
+MONEY_COLUMNS = {"total_cost", "avg_cost", "median_cost", "min_cost", "max_cost"}
+RATE_COLUMNS = {"success_rate", "success_rate_change", "share_of_treatments"}
+DATE_COLUMNS = {"month_start"}
+TEXT_COLUMNS = {"provider_id", "provider_name", "specialty", "state", "city", "treatment_type"}
+# every other column is a count or a rank: bigint
+
+# Fact columns compared one by one (the keys are surrogate keys, so they are compared through
+# what they point at: the provider's location as of the treatment).
+FACT_COLUMNS = (
+    "treated_at", "treatment_date", "patient_id", "provider_id", "outcome_status",
+    "treatment_type", "cost", "is_cost_invalid", "modified_at", "provider_city", "provider_state",
+)
+FACT_QUERY = """
+select
+    fct_treatments.*,
+    dim_location.city as provider_city,
+    dim_location.state as provider_state
+from gold.fct_treatments
+left join gold.dim_location
+    on fct_treatments.location_key = dim_location.location_key
+"""
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def run_dbt(tmp_path: Path, *args: str) -> str:
+    """Run dbt from the project root against the test database; fail on any error or warning."""
+    command = [
+        str(DBT), *args,
+        "--project-dir", str(PROJECT_ROOT),
+        "--profiles-dir", str(PROJECT_ROOT),
+        # Own target and log folders: other runs may share the project folder.
+        "--target-path", str(tmp_path / "dbt-target"),
+        "--log-path", str(tmp_path / "dbt-logs"),
+    ]
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True,
+        timeout=600, check=False,
+    )
+    output = completed.stdout + completed.stderr
+    tail = "\n".join(output.splitlines()[-60:])
+    assert completed.returncode == 0, f"dbt {' '.join(args)} failed:\n{tail}"
+    done = re.search(
+        r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)(?: NO-OP=(\d+))? TOTAL=(\d+)", output
+    )
+    assert done, f"no 'Done. PASS=...' summary in dbt's output:\n{tail}"
+    passed, warned, errors, skipped = (int(done.group(i)) for i in range(1, 5))
+    assert (warned, errors, skipped) == (0, 0, 0), f"dbt {' '.join(args)}: {done.group(0)}\n{tail}"
+    assert passed > 0, done.group(0)
+    warnings = [
+        line for line in output.splitlines()
+        if (re.search(r"\bWARN", line) or "Warning" in line) and "Done. PASS=" not in line
+    ]
+    assert not warnings, "dbt printed warnings:\n" + "\n".join(warnings[:20])
+    return output
+
+
+def fetch_rows(query: str | sql.Composable) -> list[dict[str, Any]]:
+    with connect() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(query)
+        return cursor.fetchall()
+
+
+def gold_table(name: str) -> list[dict[str, Any]]:
+    return fetch_rows(sql.SQL("select * from {}").format(sql.Identifier("gold", name)))
+
+
+def reset_warehouse() -> None:
+    """Start from nothing: the session database may hold what other tests landed."""
+    with connect(autocommit=True) as conn:
+        for schema in ("gold", "snapshots", "silver", "bronze"):
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+def bronze_count() -> int:
+    with connect() as conn:
+        row = conn.execute("select count(*) from bronze.dynamo_treatments").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def values_equal(expected: Any, actual: Any) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, Fraction):
+        return isinstance(actual, Decimal) and abs(Fraction(actual) - expected) <= RATE_TOLERANCE
+    if isinstance(expected, Decimal):
+        # to the cent: equal values, and nothing finer than cents stored
+        return isinstance(actual, Decimal) and actual == expected and actual == actual.quantize(
+            oracle.CENT
+        )
+    if isinstance(expected, bool):
+        return isinstance(actual, bool) and actual == expected
+    if isinstance(expected, int):
+        return isinstance(actual, int) and not isinstance(actual, bool) and actual == expected
+    if isinstance(expected, datetime):
+        return isinstance(actual, datetime) and actual == expected
+    if isinstance(expected, date):
+        return isinstance(actual, date) and not isinstance(actual, datetime) and actual == expected
+    return type(actual) is type(expected) and actual == expected
+
+
+def show(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return f"{value} (~{float(value):.12f})"
+    return repr(value)
+
+
+def compare_rows(
+    name: str,
+    expected: list[dict[str, Any]],
+    actual: list[dict[str, Any]],
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> list[str]:
+    """Differences between oracle rows and warehouse rows of one table (empty when equal)."""
+    problems: list[str] = []
+    expected_by_key = {tuple(row[column] for column in key): row for row in expected}
+    actual_by_key = {tuple(row[column] for column in key): row for row in actual}
+    if len(expected_by_key) != len(expected):
+        problems.append(f"{name}: the oracle has duplicate keys (oracle bug)")
+    if len(actual_by_key) != len(actual):
+        counts = Counter(tuple(row[column] for column in key) for row in actual)
+        duplicates = [row_key for row_key, count in counts.items() if count > 1]
+        problems.append(f"{name}: duplicate keys in the warehouse: {duplicates[:MAX_DIFFS_SHOWN]}")
+    missing = sorted(set(expected_by_key) - set(actual_by_key), key=str)
+    extra = sorted(set(actual_by_key) - set(expected_by_key), key=str)
+    if missing:
+        problems.append(
+            f"{name}: {len(missing)} key(s) expected but absent: "
+            + "; ".join(f"{k} {expected_by_key[k]}" for k in missing[:MAX_DIFFS_SHOWN])
+        )
+    if extra:
+        problems.append(
+            f"{name}: {len(extra)} key(s) not expected: "
+            + "; ".join(f"{k} {actual_by_key[k]}" for k in extra[:MAX_DIFFS_SHOWN])
+        )
+    differing = []
+    for row_key in sorted(set(expected_by_key) & set(actual_by_key), key=str):
+        want, got = expected_by_key[row_key], actual_by_key[row_key]
+        columns_off = [c for c in columns if not values_equal(want[c], got.get(c, "<absent>"))]
+        if columns_off:
+            differing.append(
+                f"  {dict(zip(key, row_key, strict=True))}: "
+                + ", ".join(
+                    f"{c} expected {show(want[c])} got {show(got.get(c, '<absent>'))}"
+                    for c in columns_off
+                )
+            )
+    if differing:
+        problems.append(
+            f"{name}: {len(differing)} row(s) differ, first {min(len(differing), MAX_DIFFS_SHOWN)}:"
+            "\n" + "\n".join(differing[:MAX_DIFFS_SHOWN])
+        )
+    return problems
+
+
+def column_problems() -> list[str]:
+    """The analytic tables have exactly the spec's columns; counts and ranks are bigint, money
+    numeric(16, 2)."""
+    problems = []
+    rows = fetch_rows(
+        """
+        select table_name, column_name, data_type, numeric_precision, numeric_scale
+        from information_schema.columns
+        where table_schema = 'gold'
+        order by table_name, ordinal_position
+        """
+    )
+    for name, columns in TABLE_COLUMNS.items():
+        found = [row for row in rows if row["table_name"] == name]
+        if tuple(row["column_name"] for row in found) != columns:
+            problems.append(
+                f"{name}: columns {[row['column_name'] for row in found]}, spec {list(columns)}"
+            )
+        for row in found:
+            column = row["column_name"]
+            if column in MONEY_COLUMNS:
+                if (row["data_type"], row["numeric_precision"], row["numeric_scale"]) != (
+                    "numeric", 16, 2
+                ):
+                    problems.append(f"{name}.{column}: {row['data_type']}, spec numeric(16, 2)")
+            elif column in RATE_COLUMNS:
+                if row["data_type"] != "numeric":
+                    problems.append(f"{name}.{column}: {row['data_type']}, spec numeric")
+            elif column in DATE_COLUMNS:
+                if row["data_type"] != "date":
+                    problems.append(f"{name}.{column}: {row['data_type']}, spec date")
+            elif column in TEXT_COLUMNS:
+                if row["data_type"] != "text":
+                    problems.append(f"{name}.{column}: {row['data_type']}, spec text")
+            elif row["data_type"] != "bigint":
+                problems.append(f"{name}.{column}: {row['data_type']}, spec bigint")
+    return problems
+
+
+def reject_problems(expected_rejects: list[dict[str, Any]]) -> list[str]:
+    """Rejected rows per rule (and which treatments) against silver's rejects model."""
+    actual = fetch_rows(
+        "select treatment_id, reject_rule from silver.stg_dynamo__treatment_rejects"
+    )
+    want = Counter(row["reject_rule"] for row in expected_rejects)
+    got = Counter(row["reject_rule"] for row in actual)
+    problems = []
+    if want != got:
+        problems.append(f"rejects per rule: expected {dict(sorted(want.items()))}, "
+                        f"got {dict(sorted(got.items()))}")
+    want_ids = {(row["treatment_id"], row["reject_rule"]) for row in expected_rejects
+                if row["treatment_id"] is not None}
+    got_ids = {(row["treatment_id"], row["reject_rule"]) for row in actual
+               if row["treatment_id"] is not None}
+    if want_ids != got_ids:
+        problems.append(
+            "rejected treatments differ: expected but absent "
+            f"{sorted(want_ids - got_ids)[:MAX_DIFFS_SHOWN]}, not expected "
+            f"{sorted(got_ids - want_ids)[:MAX_DIFFS_SHOWN]}"
+        )
+    return problems
+
+
+def warehouse_problems(export_root: Path, stage: str) -> list[str]:
+    """Every difference between gold/silver and the oracle computed on ``export_root``."""
+    expected = oracle.compute(export_root)
+    problems = []
+    for name in oracle.ANALYTIC_TABLES:
+        problems += compare_rows(
+            name, expected[name], gold_table(name), oracle.TABLE_KEYS[name], TABLE_COLUMNS[name]
+        )
+    problems += compare_rows(
+        "fct_treatments", expected["fct_treatments"], fetch_rows(FACT_QUERY),
+        ("treatment_id",), FACT_COLUMNS,
+    )
+    problems += reject_problems(expected["rejects"])
+    return [f"[{stage}] {problem}" for problem in problems]
+
+
+# --- the test -------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_end_to_end(warehouse_db: str, tmp_path: Path) -> None:
+    reset_warehouse()
+    exports = tmp_path / "exports"
+    generator.generate(exports, treatments=TREATMENTS, seed=SEED)
+    cycle_1, cycle_2 = exports / "cycle-1", exports / "cycle-2"
+    assert cycle_1.is_dir() and cycle_2.is_dir()
+
+    results = loader.load(cycle_1)
+    assert results and all(result.status == "loaded" for result in results), results
+    run_dbt(tmp_path, "build")
+    problems = column_problems()
+    problems += warehouse_problems(cycle_1, "after cycle 1")
+
+    results = loader.load(cycle_2)
+    assert results and all(result.status == "loaded" for result in results), results
+    rows_after_cycle_2 = bronze_count()
+    results = loader.load(cycle_2)
+    assert all(result.status == "skipped" for result in results), results
+    assert bronze_count() == rows_after_cycle_2, "loading cycle 2 again changed bronze"
+
+    run_dbt(tmp_path, "build")
+    problems += warehouse_problems(exports, "after cycle 2")
+
+    assert rows_after_cycle_2 == len(oracle.read_exports(exports)), "bronze misses lines"
+    # the comparison is not vacuous on this data
+    expected = oracle.compute(exports)
+    assert len(expected["fct_treatments"]) > TREATMENTS // 2
+    assert len(expected["provider_rank_by_success_rate"]) > 0
+    assert len(expected["rejects"]) > 0
+
+    assert not problems, "warehouse differs from the oracle:\n" + "\n".join(problems)
+
+
+@pytest.mark.e2e
+def test_both_cycles_in_one_build(warehouse_db: str, tmp_path: Path) -> None:
+    """Both export cycles landed before the first build (one snapshot run only): the
+    business-time versions still place every treatment at its provider's location of the time."""
+    reset_warehouse()
+    exports = tmp_path / "exports"
+    generator.generate(exports, treatments=TREATMENTS // 2, seed=SEED + 1)
+    results = loader.load(exports)
+    assert [result.status for result in results] == ["loaded", "loaded"], results
+
+    run_dbt(tmp_path, "build")
+    problems = warehouse_problems(exports, "one build")
+    assert not problems, "warehouse differs from the oracle:\n" + "\n".join(problems)
