@@ -11,7 +11,7 @@ DATA ?= data/treatments
 TREATMENTS ?= 20000
 SEED ?= 42
 
-.PHONY: run test venv deps db-start db-stop db-status generate load build docs lint clean
+.PHONY: run test venv deps db-start db-stop db-status generate load build docs lint reset clean
 
 run: deps db-start generate
 	$(PY) -m loaders load $(DATA)/cycle-1
@@ -38,8 +38,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 	touch $@
 
-deps: venv
+deps: dbt_packages/.installed
+
+dbt_packages/.installed: packages.yml $(VENV)/.installed
 	$(PY) -m loaders deps
+	touch $@
 
 db-start: venv
 	$(PY) -m loaders server start
@@ -64,6 +67,9 @@ docs: deps
 
 lint: deps
 	$(VENV)/bin/sqlfluff lint models snapshots tests analyses
+
+reset: venv
+	$(PY) -m loaders reset
 
 clean:
 	$(DBT) clean

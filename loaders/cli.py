@@ -86,8 +86,8 @@ def _load(args: argparse.Namespace) -> int:
 
     table = Table(title=f"Load summary: {args.path}")
     numeric = {"files", "items", "seconds", "items/s"}
-    for column in ("export", "status", "files", "items", "seconds", "items/s", "message"):
-        table.add_column(column, justify="right" if column in numeric else "left")
+    for column in ("export", "status", "files", "items", "seconds", "items/s"):
+        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True)
     for result in results:
         rate = f"{result.items / result.seconds:,.0f}" if result.seconds and result.items else ""
         table.add_row(
@@ -97,26 +97,41 @@ def _load(args: argparse.Namespace) -> int:
             f"{result.items:,}",
             f"{result.seconds:.2f}",
             rate,
-            result.message,
         )
     console.print(table)
+    for result in results:
+        colour = "red" if result.status in {"refused", "failed"} else "default"
+        console.print(f"[{colour}]{result.export_id} {result.status}:[/{colour}] {result.message}",
+                      soft_wrap=True, highlight=False)
     return 1 if any(result.status in {"refused", "failed"} for result in results) else 0
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from loaders import summary
+    from loaders import warehouse
 
     table = Table(title="What was built")
     for column in ("schema", "relation", "kind", "rows"):
         table.add_column(column, justify="right" if column == "rows" else "left")
-    for row in summary.relations():
+    for row in warehouse.relations():
         table.add_row(row.schema, row.name, row.kind, f"{row.rows:,}")
     console.print(table)
     return 0
 
 
+def _reset(args: argparse.Namespace) -> int:
+    from loaders import config, warehouse
+
+    dropped = warehouse.drop_project_schemas()
+    database = config.connection_settings().dbname
+    console.print(f"dropped schemas {', '.join(dropped)} in database '{database}'")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m loaders", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m loaders",
+        description="Healthcare warehouse: embedded PostgreSQL, synthetic exports, bronze loads.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -139,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = commands.add_parser("summary", help="print the warehouse's schemas, relations and rows")
     summ.set_defaults(func=_summary)
+
+    reset = commands.add_parser("reset", help="drop the project's schemas: an empty warehouse")
+    reset.set_defaults(func=_reset)
     return parser
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -61,7 +62,7 @@ def install_from_hub(timeout: int = 300) -> tuple[bool, str]:
     """Run ``dbt deps``; returns whether it worked and its last output line."""
     try:
         result = subprocess.run(
-            ["dbt", "deps"],
+            [str(Path(sys.executable).parent / "dbt"), "deps"],
             cwd=config.PROJECT_ROOT,
             capture_output=True,
             text=True,

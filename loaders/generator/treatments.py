@@ -1,7 +1,7 @@
 """Synthetic S1 source: DynamoDB exports of the treatments table.
 
 ``generate(out, treatments=N, seed=S)`` writes two export cycles in the layout of DynamoDB's
-"export to S3" (see the shared spec)::
+"export to S3" (README.md, "Source S1")::
 
     out/cycle-1/AWSDynamoDB/<ExportId>/manifest-summary.json, manifest-files.json, data/*.json.gz
     out/cycle-2/AWSDynamoDB/<ExportId>/...
@@ -57,8 +57,9 @@ reject defect in cycle 1 and none in cycle 2; a 'break' item is clean in cycle 1
 in cycle 2. Canonical outcomes are 'success', 'failure', 'ongoing', 'cancelled'; canonical
 genders 'female', 'male'. Costs are otherwise positive amounts with 2 decimals between 50 and
 50,000. treatment_ts carries the local offset of the provider's hospital at that instant
-(America/Chicago for five hospitals, America/Indiana/Indianapolis and America/New_York for the
-other two), metadata_modified_at is UTC ('...Z').
+(America/Chicago for six hospitals, America/Indiana/Indianapolis for Indianapolis),
+metadata_modified_at is UTC ('...Z'). ``PART_TIME_RATE`` of the providers work part time, so
+some stay under the success-rate ranking threshold.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the warehouse holds: relations and row counts per project schema."""
+"""What the warehouse holds (relations and row counts per project schema), and a reset."""
 
 from __future__ import annotations
 
@@ -38,3 +38,11 @@ def relations() -> list[Relation]:
             count = conn.execute(query).fetchone()[0]
             found.append(Relation(schema, name, "view" if kind == "VIEW" else "table", count))
     return found
+
+
+def drop_project_schemas() -> list[str]:
+    """Drop every project schema (bronze, silver, snapshots, gold) of the configured database."""
+    with connect(autocommit=True) as conn:
+        for schema in PROJECT_SCHEMAS:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+    return list(PROJECT_SCHEMAS)
