@@ -1,4 +1,4 @@
 {#- The reporting time zone (dbt var reporting_timezone, default America/Chicago). -#}
 {% macro reporting_timezone() -%}
-    {{ var('reporting_timezone', 'America/Chicago') }}
+    {{ var('reporting_timezone') }}
 {%- endmacro %}
