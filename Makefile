@@ -1,6 +1,7 @@
 # Healthcare analytics warehouse: one command to build it, one to test it.
-#   make run    venv, dependencies, dbt packages, embedded PostgreSQL, synthetic data,
-#               loads of two export cycles with a dbt build (and snapshots) after each, dbt docs
+#   make run    venv, dependencies, dbt packages, embedded PostgreSQL, synthetic data of every
+#               source, loads of two treatment export cycles (plus the ADT feed and department
+#               extracts) with a dbt build (and snapshots) after each, dbt docs, the DQ report
 #   make test   everything CI runs: ruff, pytest (incl. an end-to-end dbt build from an empty
 #               database on generated data) and sqlfluff lint
 PYTHON ?= python3
@@ -8,18 +9,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 DATA ?= data/treatments
+ADMISSIONS ?= data/admissions
+LANDING ?= data/landing
 TREATMENTS ?= 20000
+DAYS ?= 60
 SEED ?= 42
 
-.PHONY: run test venv deps db-start db-stop db-status generate load build docs lint reset clean
+.PHONY: run test venv deps db-start db-stop db-status generate load build docs lint reset clean \
+	watch replay dq-report
 
 run: deps db-start generate
 	$(PY) -m loaders load $(DATA)/cycle-1
+	$(PY) -m loaders load $(ADMISSIONS)/landing
 	$(DBT) build
 	$(PY) -m loaders load $(DATA)/cycle-2
 	$(DBT) build
 	$(DBT) docs generate
 	$(PY) -m loaders summary
+	$(PY) -m loaders dq-report
 	@echo
 	@echo "Lineage and docs: source $(VENV)/bin/activate && dbt docs serve --port 8080"
 	@echo "then open http://localhost:8080 (the graph icon shows source -> bronze -> silver -> gold)."
@@ -55,9 +62,23 @@ db-status: venv
 
 generate: venv
 	$(PY) -m loaders generate --out $(DATA) --treatments $(TREATMENTS) --seed $(SEED)
+	$(PY) -m loaders generate-admissions --out $(ADMISSIONS) --days $(DAYS) \
+		--treatments $(TREATMENTS) --seed $(SEED)
 
 load: venv
 	$(PY) -m loaders load $(DATA)
+	$(PY) -m loaders load $(ADMISSIONS)/landing
+
+# The real-time path: `make watch` in one terminal, `make replay` in another.
+watch: deps db-start
+	mkdir -p $(LANDING)
+	$(PY) -m loaders watch $(LANDING)
+
+replay: venv
+	$(PY) -m loaders replay $(ADMISSIONS)/landing $(LANDING)
+
+dq-report: venv
+	$(PY) -m loaders dq-report
 
 build: deps
 	$(DBT) build
@@ -73,4 +94,4 @@ reset: venv
 
 clean:
 	$(DBT) clean
-	rm -rf $(DATA)
+	rm -rf $(DATA) $(ADMISSIONS) $(LANDING)

@@ -66,6 +66,16 @@ class LoadedExport:
     finished_at: datetime | None
 
 
+@dataclass(frozen=True)
+class LoadedFile:
+    """The audit's record of a file whose content was loaded (file feeds)."""
+
+    load_id: uuid.UUID
+    data_file: str | None
+    loaded_items: int | None
+    finished_at: datetime | None
+
+
 def lock_ddl(conn: psycopg.Connection) -> None:
     """Serialise bronze DDL between concurrent loads until the transaction ends
     (``create ... if not exists`` alone races on the catalogue's unique indexes)."""
@@ -210,3 +220,37 @@ def loaded_export(conn: psycopg.Connection, source: str, export_id: str) -> Load
     if row is None:
         return None
     return LoadedExport(load_id=row[0], content_md5=row[1], loaded_items=row[2], finished_at=row[3])
+
+
+def _table_exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute("select to_regclass(%s) is not null", (f"{SCHEMA}.{TABLE}",)).fetchone()
+    return bool(row and row[0])
+
+
+def loaded_content(conn: psycopg.Connection, source: str, content_md5: str) -> LoadedFile | None:
+    """The latest ``loaded`` file row of this source with this content MD5, or None: a file
+    feed skips a file whose content was loaded before, under any name."""
+    if not _table_exists(conn):
+        return None
+    query = sql.SQL(
+        "select load_id, data_file, loaded_items, finished_at from {}"
+        " where source = %s and content_md5 = %s and data_file is not null"
+        " and status = 'loaded'"
+        " order by finished_at desc nulls last, audit_id desc limit 1"
+    ).format(table())
+    row = conn.execute(query, (source, content_md5)).fetchone()
+    if row is None:
+        return None
+    return LoadedFile(load_id=row[0], data_file=row[1], loaded_items=row[2], finished_at=row[3])
+
+
+def loaded_contents(conn: psycopg.Connection, source: str, content_md5s: list[str]) -> set[str]:
+    """Which of these content MD5s have a ``loaded`` file row for this source."""
+    if not content_md5s or not _table_exists(conn):
+        return set()
+    query = sql.SQL(
+        "select distinct content_md5 from {}"
+        " where source = %s and content_md5 = any(%s) and data_file is not null"
+        " and status = 'loaded'"
+    ).format(table())
+    return {row[0] for row in conn.execute(query, (source, content_md5s))}

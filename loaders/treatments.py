@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 import uuid
 import zlib
@@ -39,8 +38,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from loaders import audit
+from loaders import audit, bronze
 from loaders.db import connect
+from loaders.feeds import copy_error_row
+from loaders.feeds import copy_escape as _escape
+from loaders.feeds import failure_message as _failure_message
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,6 @@ create table if not exists {table} (
     primary key (export_id, data_file, line_number)
 )
 """
-_COPY_LINE = re.compile(r"^COPY [^\n]*?, line (\d+)", re.MULTILINE)  # "COPY t, line 2, column ..."
 
 
 @dataclass
@@ -370,11 +371,6 @@ def _copy_statement() -> sql.Composed:
     )
 
 
-def _escape(value: bytes) -> bytes:
-    """COPY text format escaping; newlines are left alone (they separate the lines)."""
-    return value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\r", b"\\r")
-
-
 def _copy_rows(block: bytes, prefix: bytes, first_line: int) -> tuple[bytes, int]:
     """COPY text rows for the non-empty lines of a block; returns them and their count."""
     lines = _escape(block).split(b"\n")
@@ -412,11 +408,11 @@ def _copy_error(exc: psycopg.Error, data_file: DataFile) -> str:
     diag = exc.diag
     primary = diag.message_primary or str(exc).strip().splitlines()[0]
     detail = f" ({diag.message_detail})" if diag.message_detail else ""
-    match = _COPY_LINE.search(diag.context or "")
+    row = copy_error_row(exc)
     where = data_file.key
-    if match and data_file.path is not None:
+    if row is not None and data_file.path is not None:
         try:
-            line = _nth_item_line(data_file.path, int(match.group(1)))
+            line = _nth_item_line(data_file.path, row)
         except (OSError, zlib.error, EOFError):
             line = None
         if line is not None:
@@ -441,7 +437,7 @@ def load(path: Path, progress: ProgressCallback | None = None) -> list[ExportRes
     except psycopg.OperationalError as exc:
         raise LoadError(f"cannot connect to the warehouse database: {exc}") from exc
     with audit_conn:
-        ensure_tables(audit_conn)
+        bronze.ensure_tables(audit_conn)  # every source's table, this one included
         data_conn = connect(autocommit=True)
         try:
             results = []
@@ -585,11 +581,6 @@ def _refusal_message(problems: list[str]) -> str:
     shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
     more = len(problems) - MAX_PROBLEMS_SHOWN
     return shown + (f"; and {more} more problem(s)" if more > 0 else "")
-
-
-def _failure_message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _copy_export(

@@ -4,15 +4,32 @@ treatments as (
     select * from {{ ref('stg_dynamo__treatments') }}
 ),
 
--- Whole calendar years around the treatment dates (reporting time zone).
+adt_events as (
+    select * from {{ ref('int_adt_events') }}
+),
+
+-- the earliest and latest instant of each source (either may be empty)
+source_bounds as (
+    select
+        min(treated_at) as first_at,
+        max(treated_at) as last_at
+    from treatments
+    union all
+    select
+        min(event_at) as first_at,
+        max(event_at) as last_at
+    from adt_events
+),
+
+-- Whole calendar years around the treatment and ADT event dates (reporting time zone).
 date_bounds as (
     select
-        cast(date_trunc('year', min({{ to_reporting_date('treated_at') }})) as date) as first_day,
+        cast(date_trunc('year', min({{ to_reporting_date('first_at') }})) as date) as first_day,
         cast(
-            date_trunc('year', max({{ to_reporting_date('treated_at') }})) + interval '1 year - 1 day'
+            date_trunc('year', max({{ to_reporting_date('last_at') }})) + interval '1 year - 1 day'
             as date
         ) as last_day
-    from treatments
+    from source_bounds
 ),
 
 date_spine as (

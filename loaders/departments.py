@@ -1,0 +1,97 @@
+"""S3 format: daily department CSV extracts into rows of ``bronze.department_extracts``.
+
+The first line is the header; every later record lands as ``{header name: field text}`` exactly
+as the csv module reads it (quotes removed, nothing trimmed or typed), so added, removed or
+reordered columns need no change here. A record's line number is the physical line where it
+starts (the header is line 1); empty lines (nothing but spaces or tabs) are skipped. A record
+whose field count differs from the header's, or whose text PostgreSQL cannot store (bytes that
+are not UTF-8, a NUL character), lands quarantined: ``record`` null and its text in
+``raw_line`` (undecodable bytes and NUL shown as U+FFFD). A header repeated name keeps the
+last field, as jsonb would. A UTF-8 byte order mark before the header is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import BinaryIO
+
+SOURCE = "department_extracts"
+TABLE = "department_extracts"
+RECORD_COLUMN = "record"
+SUFFIX = ".csv"
+
+DDL = """
+create table if not exists {table} (
+    load_id uuid not null,
+    source_file text not null,
+    file_md5 text not null,
+    line_number integer not null,
+    record jsonb,
+    raw_line text,
+    loaded_at timestamptz not null default now(),
+    primary key (file_md5, line_number)
+)
+"""
+
+
+def _unstorable(text: str) -> bool:
+    """True when the text holds an undecodable byte (a surrogate escape) or a NUL."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _strip_terminator(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
+
+
+def parse(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, str]]:
+    """``(line_number, record JSON bytes or None when quarantined, record text)`` per record.
+
+    Raises ValueError when the header itself is unusable or the csv module gives up.
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in text:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), strict=False)
+    lines_before = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        lines_before = len(consumed)
+        consumed.clear()
+        if header and header[0].startswith("\ufeff"):
+            header[0] = header[0][1:]
+        if any(_unstorable(name) for name in header):
+            raise ValueError("the header line holds bytes that are not UTF-8, or a NUL")
+        for row in reader:
+            number = lines_before + 1
+            lines_before += len(consumed)
+            raw = _strip_terminator("".join(consumed))
+            consumed.clear()
+            if not row or (len(row) == 1 and not row[0].strip(" \t")):
+                continue
+            if len(row) != len(header) or any(_unstorable(field) for field in row):
+                yield number, None, raw
+                continue
+            record = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
+            yield number, record.encode("utf-8"), raw
+    except csv.Error as exc:
+        raise ValueError(f"line {lines_before + 1}: {exc}") from exc

@@ -1,0 +1,440 @@
+"""File feeds into bronze: ADT event files (``*.jsonl``, S2), department extracts (``*.csv``, S3).
+
+A feed file is any ``*.jsonl`` or ``*.csv`` below the given folder, except inside an
+``AWSDynamoDB`` folder (DynamoDB exports) and except names, or folders, starting with ``.``.
+Files are loaded in sorted order of their path relative to that folder (``source_file``,
+``/``-separated), which is chronological for the generated names. Per file:
+
+1. The MD5 of its bytes is computed. A file that cannot be read is audited ``failed`` with the
+   reason and the next file goes on.
+2. In one transaction: an advisory lock on (source, content MD5), so concurrent loaders land a
+   content once; a file whose content is already ``loaded`` for its source in the audit (under
+   any name) is ``skipped``; else its rows are copied (``COPY ... FROM STDIN``, explicit column
+   list, streamed in blocks) with the run's load id, ``source_file``, ``file_md5`` and the line
+   number, the bytes are checked to still have the MD5 of step 1, and the audit row turns
+   ``loaded`` inside the same transaction. Any failure rolls the whole file back.
+3. Lines the format module quarantines land with a null record and their text in ``raw_line``.
+   When PostgreSQL still refuses a record that the format module accepted (jsonb input rules
+   Python cannot mirror exactly, such as numeric range), the line is quarantined and the file
+   copied again, up to MAX_REFUSED_LINES lines per file.
+
+Audit (``bronze.load_audit``): one row per file with ``export_id`` = ``data_file`` =
+``source_file``, ``content_md5``, ``expected_items`` (records read), ``loaded_items``, ``bytes``
+and status ``loaded``, ``skipped`` or ``failed`` (with the reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import re
+import time
+import uuid
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import psycopg
+from psycopg import sql
+
+from loaders import adt, audit, bronze, departments
+from loaders.db import connect
+
+log = logging.getLogger(__name__)
+
+EXPORTS_FOLDER = "AWSDynamoDB"
+READ_SIZE = 256 * 1024
+COPY_CHUNK = 1024 * 1024  # bytes of COPY rows sent at a time
+MAX_REFUSED_LINES = 100
+
+COPY_ROW = re.compile(r"^COPY [^\n]*?, line (\d+)", re.MULTILINE)  # "COPY t, line 2, column ..."
+
+Parser = Callable[[BinaryIO], Iterator[tuple[int, bytes | None, str]]]
+ProgressCallback = Callable[[str, int, int], None]  # (source_file, files done, files in the run)
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One file feed: its audit source name, landing table, record column, file suffix and
+    parser (``loaders.adt``, ``loaders.departments``)."""
+
+    name: str
+    table: str
+    record_column: str
+    suffix: str
+    parse: Parser
+    ends_with_newline: bool  # the watcher waits for a final newline before loading a file
+
+
+ADT = FeedSource(adt.SOURCE, adt.TABLE, adt.RECORD_COLUMN, adt.SUFFIX, adt.parse, True)
+DEPARTMENTS = FeedSource(
+    departments.SOURCE,
+    departments.TABLE,
+    departments.RECORD_COLUMN,
+    departments.SUFFIX,
+    departments.parse,
+    False,
+)
+SOURCES = (ADT, DEPARTMENTS)
+
+
+@dataclass(frozen=True)
+class FeedFile:
+    source: FeedSource
+    path: Path
+    name: str  # path relative to the folder given to the loader: bronze's source_file
+
+
+@dataclass
+class FileResult:
+    """What loading one file did; ``rows`` and ``quarantined`` count what this run added."""
+
+    source: str
+    file: str
+    status: str  # 'loaded' | 'skipped' | 'failed'
+    rows: int = 0
+    quarantined: int = 0
+    bytes: int | None = None
+    content_md5: str | None = None
+    seconds: float = 0.0
+    message: str = ""
+    load_id: uuid.UUID | None = None
+
+
+class LoadError(RuntimeError):
+    """The load cannot start (no such folder, no feed files, no database)."""
+
+
+class _Failed(Exception):
+    pass
+
+
+class _AlreadyLoaded(Exception):
+    def __init__(self, prior: audit.LoadedFile) -> None:
+        super().__init__(str(prior.load_id))
+        self.prior = prior
+
+
+# --- helpers shared with loaders.treatments ----------------------------------------------------
+
+
+def copy_escape(value: bytes) -> bytes:
+    """COPY text format escaping; newlines are left alone (callers split or escape them)."""
+    return value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\r", b"\\r")
+
+
+def failure_message(exc: BaseException) -> str:
+    """The first line of an exception's text, else its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def copy_error_row(exc: psycopg.Error) -> int | None:
+    """The 1-based COPY input row a failed COPY names in its context, if any."""
+    match = COPY_ROW.search(exc.diag.context or "")
+    return int(match.group(1)) if match else None
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def source_of(name: str, sources: Sequence[FeedSource] = SOURCES) -> FeedSource | None:
+    """The feed a file name belongs to (by suffix, case-insensitive), or None."""
+    lowered = name.lower()
+    if lowered.startswith("."):
+        return None
+    return next((source for source in sources if lowered.endswith(source.suffix)), None)
+
+
+def find_files(path: Path, sources: Sequence[FeedSource] = SOURCES) -> list[FeedFile]:
+    """Every feed file below ``path`` (or ``path`` itself), in sorted relative-path order."""
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path} does not exist")
+    if path.is_file():
+        source = source_of(path.name, sources)
+        return [FeedFile(source, path, path.name)] if source else []
+    found: list[FeedFile] = []
+    for folder, subfolders, names in os.walk(path):
+        subfolders[:] = [
+            name for name in subfolders if not name.startswith(".") and name != EXPORTS_FOLDER
+        ]
+        for name in names:
+            source = source_of(name, sources)
+            if source is None:
+                continue
+            file_path = Path(folder) / name
+            if file_path.is_file():
+                found.append(FeedFile(source, file_path, file_path.relative_to(path).as_posix()))
+    return sorted(found, key=lambda feed_file: feed_file.name)
+
+
+def file_md5(path: Path) -> tuple[str, int]:
+    """Hex MD5 and size of a file's bytes."""
+    md5 = hashlib.md5()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_SIZE):
+            md5.update(chunk)
+            size += len(chunk)
+    return md5.hexdigest(), size
+
+
+class _HashingReader(io.RawIOBase):
+    """A raw reader that feeds every byte it reads to an MD5."""
+
+    def __init__(self, handle: BinaryIO, md5: hashlib._Hash) -> None:
+        self._handle = handle
+        self._md5 = md5
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        count = self._handle.readinto(buffer)  # type: ignore[attr-defined]
+        if count:
+            self._md5.update(memoryview(buffer)[:count])
+        return count
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load(
+    path: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[FileResult]:
+    """Load every feed file below ``path``; raises LoadError when there is none."""
+    files = find_files(Path(path))
+    if not files:
+        suffixes = ", ".join(f"*{source.suffix}" for source in SOURCES)
+        raise LoadError(f"no feed files ({suffixes}) found in {path}")
+    return load_files(files, progress=progress, should_stop=should_stop)
+
+
+def load_files(
+    files: Sequence[FeedFile],
+    *,
+    load_id: uuid.UUID | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[FileResult]:
+    """Load these files in the given order under one load id, each in its own transaction.
+
+    Makes sure every bronze table exists first. ``should_stop()`` is asked before each file:
+    True ends the run there (the files done so far stay loaded).
+    """
+    load_id = load_id or uuid.uuid4()
+    log.info("load %s: %d feed file(s)", load_id, len(files))
+    try:
+        audit_conn = audit.open_connection()
+    except psycopg.OperationalError as exc:
+        raise LoadError(f"cannot connect to the warehouse database: {exc}") from exc
+    results: list[FileResult] = []
+    with audit_conn:
+        # audit rows written here need not wait for the disk: a file counts as loaded only by
+        # the audit update inside its own (synchronous) load transaction
+        audit_conn.execute("set synchronous_commit = off")
+        bronze.ensure_tables(audit_conn)
+        data_conn = _data_connection()
+        try:
+            for done, feed_file in enumerate(files):
+                if should_stop is not None and should_stop():
+                    log.info("load %s: stopped before %s", load_id, feed_file.name)
+                    break
+                if data_conn.broken or data_conn.closed:
+                    data_conn = _data_connection()
+                results.append(_load_file(feed_file, load_id, audit_conn, data_conn))
+                if progress:
+                    progress(feed_file.name, done + 1, len(files))
+        finally:
+            data_conn.close()
+    return results
+
+
+def _data_connection() -> psycopg.Connection:
+    conn = connect(autocommit=True)
+    conn.execute("set client_encoding = 'UTF8'")  # what COPY is sent in
+    return conn
+
+
+def _load_file(
+    feed_file: FeedFile,
+    load_id: uuid.UUID,
+    audit_conn: psycopg.Connection,
+    data_conn: psycopg.Connection,
+) -> FileResult:
+    started = time.perf_counter()
+    source = feed_file.source
+    result = FileResult(source.name, feed_file.name, "failed", load_id=load_id)
+    common = {
+        "load_id": load_id,
+        "source": source.name,
+        "export_id": feed_file.name,
+        "data_file": feed_file.name,
+    }
+
+    def done(status: str, message: str) -> FileResult:
+        result.status = status
+        result.message = message
+        result.seconds = time.perf_counter() - started
+        level = logging.ERROR if status == "failed" else logging.INFO
+        log.log(level, "%s %s %s: %s", source.name, feed_file.name, status, message)
+        return result
+
+    try:
+        result.content_md5, result.bytes = file_md5(feed_file.path)
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or exc}"
+        audit.record(audit_conn, **common, status="failed", loaded_items=0, error=message)
+        return done("failed", message)
+
+    audit_id = audit.start(
+        audit_conn, **common, content_md5=result.content_md5, bytes_=result.bytes
+    )
+    try:
+        result.rows, result.quarantined = _copy_file(
+            feed_file, load_id, result.content_md5, data_conn, audit_id
+        )
+    except _AlreadyLoaded as exc:
+        prior = exc.prior
+        same = "" if prior.data_file == feed_file.name else f" from {prior.data_file}"
+        when = f" at {prior.finished_at:%Y-%m-%d %H:%M:%S %Z}" if prior.finished_at else ""
+        message = f"content already loaded{same} by load {prior.load_id}{when}; nothing added"
+        audit.finish(
+            audit_conn,
+            audit_id,
+            status="skipped",
+            loaded_items=0,
+            expected_items=prior.loaded_items,  # the same bytes hold the same records
+        )
+        return done("skipped", message)
+    except (_Failed, psycopg.Error, OSError, ValueError, UnicodeError) as exc:
+        message = failure_message(exc)
+        audit.finish(audit_conn, audit_id, status="failed", loaded_items=0, error=message)
+        return done("failed", f"rolled back: {message}")
+    except Exception as exc:  # a bug must not stop the other files, but is logged in full
+        log.exception("%s: unexpected error", feed_file.name)
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        audit.finish(audit_conn, audit_id, status="failed", loaded_items=0, error=message)
+        return done("failed", f"rolled back: {message}")
+    except BaseException:  # interrupted: the transaction rolled back
+        with contextlib.suppress(Exception):
+            audit.finish(audit_conn, audit_id, status="failed", loaded_items=0, error="interrupted")
+        raise
+    quarantined = f", {result.quarantined:,} quarantined" if result.quarantined else ""
+    return done("loaded", f"loaded {result.rows:,} rows{quarantined}")
+
+
+def _copy_statement(source: FeedSource) -> sql.Composed:
+    columns = ("load_id", "source_file", "file_md5", "line_number", source.record_column)
+    return sql.SQL("copy {} ({}) from stdin (format text)").format(
+        sql.Identifier(bronze.SCHEMA, source.table),
+        sql.SQL(", ").join(map(sql.Identifier, (*columns, "raw_line"))),
+    )
+
+
+def _copy_file(
+    feed_file: FeedFile,
+    load_id: uuid.UUID,
+    content_md5: str,
+    data_conn: psycopg.Connection,
+    audit_id: int,
+) -> tuple[int, int]:
+    """Land a file in one transaction; returns (rows, quarantined rows)."""
+    source = feed_file.source
+    refused: set[int] = set()  # lines PostgreSQL refused as records: quarantined on retry
+    numbers = array("l")  # the line number of each COPY row of the current attempt
+    with data_conn.transaction(), data_conn.cursor() as cur:
+        cur.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"feed:{source.name}:{content_md5}",),
+        )
+        prior = audit.loaded_content(data_conn, source.name, content_md5)
+        if prior is not None:
+            raise _AlreadyLoaded(prior)
+        while True:
+            del numbers[:]
+            try:
+                with data_conn.transaction():  # a savepoint: a refused line retries the file
+                    rows, quarantined = _copy_rows(
+                        cur, feed_file, load_id, content_md5, refused, numbers
+                    )
+                break
+            except psycopg.errors.DataError as exc:
+                row = copy_error_row(exc)
+                line = numbers[row - 1] if row is not None and 0 < row <= len(numbers) else None
+                where = f"{feed_file.name} line {line}" if line else feed_file.name
+                primary = exc.diag.message_primary or failure_message(exc)
+                if line is None or line in refused:
+                    raise _Failed(f"{where}: {primary}") from exc
+                if len(refused) >= MAX_REFUSED_LINES:
+                    raise _Failed(
+                        f"{where}: {primary} (more than {MAX_REFUSED_LINES} lines refused)"
+                    ) from exc
+                log.info("%s: PostgreSQL refused it (%s); quarantined", where, primary)
+                refused.add(line)
+        audit.finish(data_conn, audit_id, status="loaded", loaded_items=rows, expected_items=rows)
+    return rows, quarantined
+
+
+def _raw_field(text: str) -> bytes:
+    """A quarantined line's text as a COPY field PostgreSQL can store: undecodable bytes and
+    NUL become U+FFFD."""
+    storable = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    data = storable.replace("\x00", "\ufffd").encode("utf-8")
+    return copy_escape(data).replace(b"\n", b"\\n")
+
+
+def _copy_rows(
+    cur: psycopg.Cursor,
+    feed_file: FeedFile,
+    load_id: uuid.UUID,
+    content_md5: str,
+    refused: set[int],
+    numbers: array,
+) -> tuple[int, int]:
+    """COPY every row of the file; returns (rows, quarantined rows)."""
+    prefix = b"%s\t%s\t%s\t" % (
+        str(load_id).encode(),
+        copy_escape(feed_file.name.encode("utf-8")).replace(b"\n", b"\\n"),
+        content_md5.encode(),
+    )
+    rows = quarantined = 0
+    md5 = hashlib.md5()
+    parts: list[bytes] = []
+    pending = 0
+    with (
+        feed_file.path.open("rb", buffering=0) as handle,
+        cur.copy(_copy_statement(feed_file.source)) as copy,
+    ):
+        stream = io.BufferedReader(_HashingReader(handle, md5), READ_SIZE)
+        for number, record, text in feed_file.source.parse(stream):
+            if record is not None and number not in refused:
+                row = b"%s%d\t%s\t\\N\n" % (prefix, number, copy_escape(record))
+            else:
+                row = b"%s%d\t\\N\t%s\n" % (prefix, number, _raw_field(text))
+                quarantined += 1
+            parts.append(row)
+            numbers.append(number)
+            rows += 1
+            pending += len(row)
+            if pending >= COPY_CHUNK:
+                copy.write(b"".join(parts))
+                parts.clear()
+                pending = 0
+        if parts:
+            copy.write(b"".join(parts))
+    if md5.hexdigest() != content_md5:
+        raise _Failed(
+            f"{feed_file.name} changed during the load: MD5 {content_md5} before, "
+            f"{md5.hexdigest()} while copying"
+        )
+    return rows, quarantined

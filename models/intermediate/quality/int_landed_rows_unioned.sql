@@ -1,0 +1,48 @@
+with
+
+treatment_versions as (
+    select * from {{ ref('stg_dynamo__treatment_versions') }}
+),
+
+adt_events_checked as (
+    select * from {{ ref('int_adt_events_checked') }}
+),
+
+department_extract_rows as (
+    select * from {{ ref('stg_departments__extract_rows') }}
+),
+
+-- `source` is a keyword, but it is the column name the data-quality marts publish (noqa: RF04)
+landed_rows_unioned as (
+    select
+        'dynamo_treatments' as source,  -- noqa: RF04
+        load_id,
+        loaded_at,
+        data_file as source_file,
+        export_id || ':' || data_file as file_key,
+        line_number,
+        reject_rule
+    from treatment_versions
+    union all
+    select
+        'adt_events' as source,  -- noqa: RF04
+        load_id,
+        loaded_at,
+        source_file,
+        file_md5 as file_key,
+        line_number,
+        reject_rule
+    from adt_events_checked
+    union all
+    select
+        'department_extracts' as source,  -- noqa: RF04
+        load_id,
+        loaded_at,
+        source_file,
+        file_md5 as file_key,
+        line_number,
+        reject_rule
+    from department_extract_rows
+)
+
+select * from landed_rows_unioned
