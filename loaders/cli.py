@@ -21,7 +21,8 @@ from rich.table import Table
 if TYPE_CHECKING:
     from loaders.feeds import FeedFile
 
-console = Console()
+# Piped output (make logs, CI) gets wide tables instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _server(args: argparse.Namespace) -> int:

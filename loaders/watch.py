@@ -330,9 +330,9 @@ class Watcher:
             result.ok, result.interrupted, files, rows, seconds, delays, result.detail
         )
         log.log(
-            logging.INFO if result.ok else logging.WARNING,
+            logging.WARNING if not (result.ok or result.interrupted) else logging.INFO,
             "build %s in %.1f s (%d files, %d rows)",
-            "done" if result.ok else "failed",
+            "done" if result.ok else "interrupted" if result.interrupted else "failed",
             seconds,
             files,
             rows,
