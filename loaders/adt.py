@@ -25,19 +25,6 @@ TABLE = "adt_events"
 RECORD_COLUMN = "event"
 SUFFIX = ".jsonl"
 
-DDL = """
-create table if not exists {table} (
-    load_id uuid not null,
-    source_file text not null,
-    file_md5 text not null,
-    line_number integer not null,
-    event jsonb,
-    raw_line text,
-    loaded_at timestamptz not null default now(),
-    primary key (file_md5, line_number)
-)
-"""
-
 _BOM = b"\xef\xbb\xbf"
 _BLANK = b" \t\r"
 

@@ -10,6 +10,20 @@ from loaders import adt, audit, departments
 
 SCHEMA = "bronze"
 FEED_MODULES = (adt, departments)
+# One landing table per file feed: a row per record, the record as JSONB (null when
+# quarantined, its text then in raw_line), keyed by file content and line.
+FEED_DDL = """
+create table if not exists {table} (
+    load_id uuid not null,
+    source_file text not null,
+    file_md5 text not null,
+    line_number integer not null,
+    {record} jsonb,
+    raw_line text,
+    loaded_at timestamptz not null default now(),
+    primary key (file_md5, line_number)
+)
+"""
 AUDIT_CONTENT_INDEX = "load_audit_loaded_content_md5"
 
 
@@ -22,7 +36,12 @@ def ensure_tables(conn: psycopg.Connection) -> None:
         audit.lock_ddl(conn)
         treatments.ensure_tables(conn)  # the schema, the audit table and the treatments table
         for module in FEED_MODULES:
-            conn.execute(sql.SQL(module.DDL).format(table=sql.Identifier(SCHEMA, module.TABLE)))
+            conn.execute(
+                sql.SQL(FEED_DDL).format(
+                    table=sql.Identifier(SCHEMA, module.TABLE),
+                    record=sql.Identifier(module.RECORD_COLUMN),
+                )
+            )
         # the file feeds ask, per file, whether its content was loaded before
         conn.execute(
             sql.SQL(

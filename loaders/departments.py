@@ -23,19 +23,6 @@ TABLE = "department_extracts"
 RECORD_COLUMN = "record"
 SUFFIX = ".csv"
 
-DDL = """
-create table if not exists {table} (
-    load_id uuid not null,
-    source_file text not null,
-    file_md5 text not null,
-    line_number integer not null,
-    record jsonb,
-    raw_line text,
-    loaded_at timestamptz not null default now(),
-    primary key (file_md5, line_number)
-)
-"""
-
 
 def _unstorable(text: str) -> bool:
     """True when the text holds an undecodable byte (a surrogate escape) or a NUL."""

@@ -41,13 +41,7 @@ census_date_bounds as (
 ),
 
 census_dates as (
-    select cast(calendar_days.day_start as date) as census_date
-    from census_date_bounds
-    cross join lateral generate_series(
-        cast(census_date_bounds.first_census_date as timestamp),
-        cast(census_date_bounds.last_census_date as timestamp),
-        interval '1 day'
-    ) as calendar_days (day_start)
+    {{ date_series('census_date_bounds', 'first_census_date', 'last_census_date', '1 day', 'census_date') }}
 ),
 
 bed_stays_in_reporting_time as (

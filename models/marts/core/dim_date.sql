@@ -33,13 +33,7 @@ date_bounds as (
 ),
 
 date_spine as (
-    select cast(calendar_days.day_start as date) as date_day
-    from date_bounds
-    cross join lateral generate_series(
-        cast(date_bounds.first_day as timestamp),
-        cast(date_bounds.last_day as timestamp),
-        interval '1 day'
-    ) as calendar_days (day_start)
+    {{ date_series('date_bounds', 'first_day', 'last_day', '1 day', 'date_day') }}
 ),
 
 dates (

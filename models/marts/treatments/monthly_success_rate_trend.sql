@@ -19,13 +19,7 @@ month_bounds as (
 ),
 
 month_spine as (
-    select cast(months.month_start as date) as month_start
-    from month_bounds
-    cross join lateral generate_series(
-        cast(month_bounds.first_month_start as timestamp),
-        cast(month_bounds.last_month_start as timestamp),
-        interval '1 month'
-    ) as months (month_start)
+    {{ date_series('month_bounds', 'first_month_start', 'last_month_start', '1 month', 'month_start') }}
 ),
 
 outcomes_counted_per_month as (
