@@ -8,13 +8,12 @@ adt_events as (
     select * from {{ ref('int_adt_events') }}
 ),
 
--- each treatment (latest valid version) embeds the patient as of the treatment; the column
--- name source is fixed by the silver interface (hence the noqa on the keyword)
+-- each treatment (latest valid version) embeds the patient as of the treatment
 treatment_observations as (
     select
         patient_id,
         treated_at as observed_at,
-        'treatments' as source,  -- noqa: RF04
+        'treatments' as source_system,
         1 as source_rank,
         treatment_id as observation_id,
         patient_first_name as first_name,
@@ -32,7 +31,7 @@ adt_observations as (
     select
         patient_id,
         event_at as observed_at,
-        'adt' as source,  -- noqa: RF04
+        'adt' as source_system,
         2 as source_rank,
         event_id as observation_id,
         cast(null as text) as first_name,
