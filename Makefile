@@ -16,7 +16,7 @@ DAYS ?= 60
 SEED ?= 42
 
 .PHONY: run test venv deps db-start db-stop db-status generate load build docs lint reset clean \
-	watch replay dq-report
+	watch replay dq-report backup restore
 
 run: deps db-start generate
 	$(PY) -m loaders load $(DATA)/cycle-1
@@ -91,6 +91,16 @@ lint: deps
 
 reset: venv
 	$(PY) -m loaders reset
+
+# A pg_dump archive of the project's schemas into backups/ (git-ignored), and its restore:
+# `make restore FILE=backups/warehouse-....dump` (add FORCE=1 to replace existing schemas,
+# DATABASE=name to restore into another database).
+backup: venv
+	$(PY) -m loaders backup
+
+restore: venv
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<name>.dump [FORCE=1] [DATABASE=name]"; exit 2; }
+	$(PY) -m loaders restore "$(FILE)" $(if $(DATABASE),--database "$(DATABASE)") $(if $(FORCE),--force)
 
 clean:
 	$(DBT) clean

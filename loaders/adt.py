@@ -10,8 +10,8 @@ start of the file is dropped. New or missing attributes need no change here: the
 lands.
 
 The checks here mirror jsonb's input rules; the few lines this module accepts and PostgreSQL
-still refuses (a number beyond numeric's range) are quarantined by the loader when COPY
-reports them (see ``loaders.feeds``).
+still refuses (a number beyond numeric's range, nesting deeper than the server's stack allows)
+are quarantined by the loader when COPY reports them (see ``loaders.feeds``).
 """
 
 from __future__ import annotations
@@ -81,13 +81,15 @@ def is_json_object(text: str, has_escape: bool = True) -> bool:
 def parse(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, str]]:
     """``(line_number, event bytes or None when quarantined, line text)`` per non-empty line.
 
-    The line text has no line terminator; for an undecodable line it is decoded with
-    ``errors='replace'``.
+    The line text has no line terminator (LF, or CR LF); for an undecodable line it is decoded
+    with ``errors='replace'``.
     """
     for number, line in enumerate(stream, 1):
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM) :]
-        body = line[:-1] if line.endswith(b"\n") else line
+        body = line
+        if body.endswith(b"\n"):  # the terminator: LF, or CR LF
+            body = body[:-2] if body.endswith(b"\r\n") else body[:-1]
         if not body.strip(_BLANK):
             continue
         try:

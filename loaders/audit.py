@@ -9,6 +9,18 @@ Statuses: ``running`` (started, not finished), ``loaded``, ``skipped`` (already 
 added), ``refused`` (failed verification, nothing attempted) and ``failed`` (load attempted and
 rolled back). The export-level row has ``data_file`` null and ``content_md5`` the manifest's hash;
 file rows carry the MD5 of the data file's bytes.
+
+Abandoned loads. A loader killed outright (SIGKILL, a crash, a lost machine) cannot close its
+rows: its uncommitted data goes with its database sessions (PostgreSQL rolls them back) and its
+rows stay ``running`` with no ``finished_at``. To tell such rows from those of a load still at
+work, every run holds a session-level advisory lock on its load id on its audit connection for
+as long as it lives (:func:`begin_load`, taken before it writes any row). At its start, every
+run marks the ``running`` rows whose load's lock is free, i.e. whose loader's session is gone,
+``failed`` with ``loaded_items`` 0, a ``finished_at`` and the error :data:`ABANDONED`
+(:func:`fail_abandoned`). A row of a live load is never touched; rows of a loader killed just
+now are marked by a run that starts once the server has seen its session end (at once for an
+idle or copying session, within ``client_connection_check_interval`` for one waiting on a lock).
+Writers of ``running`` rows must hold their load's lock (all the loaders here do).
 """
 
 from __future__ import annotations
@@ -30,6 +42,11 @@ TABLE = "load_audit"
 STATUSES = ("running", "loaded", "skipped", "refused", "failed")
 FINAL_STATUSES = ("loaded", "skipped", "refused", "failed")
 DDL_LOCK = "healthcare-warehouse:bronze-ddl"
+LOAD_LOCK = "healthcare-warehouse:load:"  # + the load id: held by the load's audit session
+ABANDONED = (
+    "abandoned: the loader stopped before finishing (its database session ended);"
+    " rolled back, nothing loaded"
+)
 
 _DDL = """
 create table if not exists {table} (
@@ -80,6 +97,60 @@ def lock_ddl(conn: psycopg.Connection) -> None:
     """Serialise bronze DDL between concurrent loads until the transaction ends
     (``create ... if not exists`` alone races on the catalogue's unique indexes)."""
     conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (DDL_LOCK,))
+
+
+def lock_key(conn: psycopg.Connection, key: str) -> bool:
+    """Take the transaction-level advisory lock on ``key`` (a text, hashed), waiting for it
+    when another session holds it; True when it had to wait (a concurrent load held it)."""
+    row = conn.execute(
+        "select pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)
+    ).fetchone()
+    if row and row[0]:
+        return False
+    log.info("waiting for a concurrent load holding lock %r", key)
+    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    return True
+
+
+def begin_load(conn: psycopg.Connection, load_id: uuid.UUID) -> datetime:
+    """Mark load ``load_id`` as alive for as long as ``conn`` (its audit connection) stays
+    open: a session-level advisory lock. Returns the server's clock, the start of the run."""
+    row = conn.execute(
+        "select pg_try_advisory_lock(hashtextextended(%s, 0)), clock_timestamp()",
+        (f"{LOAD_LOCK}{load_id}",),
+    ).fetchone()
+    if row is None or not row[0]:
+        raise RuntimeError(f"load {load_id} is already running in another session")
+    return row[1]
+
+
+def fail_abandoned(conn: psycopg.Connection) -> dict[uuid.UUID, int]:
+    """Mark ``failed`` (error :data:`ABANDONED`) every ``running`` row whose load's session is
+    gone (its lock is free); returns how many rows per load, and logs them."""
+    if not _table_exists(conn):
+        return {}
+    query = sql.SQL(
+        "with running as materialized ("
+        "  select distinct load_id from {table} where status = 'running'"
+        "), abandoned as materialized ("
+        "  select load_id from running"
+        "  where pg_try_advisory_xact_lock(hashtextextended(%s || load_id::text, 0))"
+        ") update {table} set status = 'failed', finished_at = clock_timestamp(),"
+        " loaded_items = 0, error = %s"
+        " where status = 'running' and load_id in (select load_id from abandoned)"
+        " returning load_id"
+    ).format(table=table())
+    marked: dict[uuid.UUID, int] = {}
+    for (load_id,) in conn.execute(query, (LOAD_LOCK, ABANDONED)):
+        marked[load_id] = marked.get(load_id, 0) + 1
+    for load_id, rows in marked.items():
+        log.warning(
+            "load %s was abandoned (its loader stopped before finishing): %d running audit"
+            " row(s) marked failed; nothing of them was loaded",
+            load_id,
+            rows,
+        )
+    return marked
 
 
 def ensure_table(conn: psycopg.Connection) -> None:

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from loaders.backup import SchemaCount
     from loaders.feeds import FeedFile
 
 # Piped output (make logs, CI) gets wide tables instead of rich's 80-column default.
@@ -92,6 +93,8 @@ def _load(args: argparse.Namespace) -> int:
     from loaders import feeds, treatments
 
     path = Path(args.path)
+    if feeds.text_name(args.path) != args.path:  # it could be neither printed nor audited
+        raise RuntimeError(f"{feeds.text_name(args.path)}: the path is not UTF-8; rename it")
     if not path.exists():
         raise RuntimeError(f"{path} does not exist")
     try:
@@ -156,7 +159,7 @@ def _load_feeds(path: Path, files: list[FeedFile]) -> int:
             should_stop=stop.is_set,
         )
 
-    table = Table(title=f"Feed files: {path}")
+    table = Table(title=f"Feed files: {escape(str(path))}")
     table.add_column("", no_wrap=True)
     columns: dict[str, list[str]] = {}
     for source in feeds.SOURCES:
@@ -178,6 +181,16 @@ def _load_feeds(path: Path, files: list[FeedFile]) -> int:
     for number, label in enumerate(labels):
         table.add_row(label, *(values[number] for values in columns.values()))
     console.print(table)
+    concurrent: dict[str, int] = {}  # files skipped because a concurrent run loaded them
+    for result in results:
+        if result.concurrent_load is not None:
+            load = str(result.concurrent_load)
+            concurrent[load] = concurrent.get(load, 0) + 1
+    for load, count in concurrent.items():
+        console.print(
+            f"{count:,} file(s) skipped: loaded by a concurrent run (load {load}) "
+            "while this one ran; nothing added", highlight=False,
+        )
     failed = [result for result in results if result.status == "failed"]
     for result in failed:
         console.print(
@@ -240,8 +253,9 @@ def _watch(args: argparse.Namespace) -> int:
             console.print(f"{_now()} [red]poll failed:[/red] {escape(event.message)}")
 
     console.print(
-        f"watching {landing} every {args.poll:g} s: build (dbt build --select {args.select}) at "
-        f"{args.min_files} new file(s) or {args.max_wait:g} s after the oldest; Ctrl-C stops",
+        f"watching {escape(str(landing))} every {args.poll:g} s: build "
+        f"(dbt build --select {escape(args.select)}) at {args.min_files} new file(s) or "
+        f"{args.max_wait:g} s after the oldest; Ctrl-C stops",
         highlight=False,
     )
     with _stop_on_signals() as stop:
@@ -327,14 +341,14 @@ def _load_exports(path: Path) -> int:
 
         results = treatments.load(path, progress=on_progress)
 
-    table = Table(title=f"Load summary: {path}")
+    table = Table(title=f"Load summary: {escape(str(path))}")
     numeric = {"files", "items", "seconds", "items/s"}
     for column in ("export", "status", "files", "items", "seconds", "items/s"):
         table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True)
     for result in results:
         rate = f"{result.items / result.seconds:,.0f}" if result.seconds and result.items else ""
         table.add_row(
-            result.export_id,
+            escape(result.export_id),
             result.status,
             f"{result.files:,}",
             f"{result.items:,}",
@@ -344,8 +358,11 @@ def _load_exports(path: Path) -> int:
     console.print(table)
     for result in results:
         colour = "red" if result.status in {"refused", "failed"} else "default"
-        console.print(f"[{colour}]{result.export_id} {result.status}:[/{colour}] {result.message}",
-                      soft_wrap=True, highlight=False)
+        console.print(
+            f"[{colour}]{escape(result.export_id)} {result.status}:[/{colour}] "
+            f"{escape(result.message)}",
+            soft_wrap=True, highlight=False,
+        )
     return 1 if any(result.status in {"refused", "failed"} for result in results) else 0
 
 
@@ -367,6 +384,62 @@ def _reset(args: argparse.Namespace) -> int:
     dropped = warehouse.drop_project_schemas()
     database = config.connection_settings().dbname
     console.print(f"dropped schemas {', '.join(dropped)} in database '{database}'")
+    return 0
+
+
+def _schema_table(title: str, counts: list[SchemaCount]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("schema")
+    for column in ("tables", "views", "rows in tables"):
+        table.add_column(column, justify="right")
+    for count in counts:
+        table.add_row(count.schema, f"{count.tables:,}", f"{count.views:,}", f"{count.rows:,}")
+    return table
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from loaders import backup
+
+    try:
+        result = backup.backup(Path(args.out) if args.out else None, wait=args.wait)
+    except backup.BackupError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/yellow] no backup written")
+        return 130
+    console.print(_schema_table(f"Backup of database '{result.database}'", result.schemas))
+    console.print(
+        f"{escape(str(result.path))}: {result.bytes / 1e6:,.1f} MB, schemas "
+        f"{', '.join(count.schema for count in result.schemas)}, {result.seconds:.1f} s "
+        f"[dim](PostgreSQL {result.server_version}, pg_dump {result.tools.version} from "
+        f"{escape(str(result.tools.bindir))})[/dim]",
+        soft_wrap=True, highlight=False,
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from loaders import backup
+
+    try:
+        result = backup.restore(Path(args.file), database=args.database, force=args.force)
+    except backup.BackupError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted:[/yellow] nothing restored (rolled back)")
+        return 130
+    console.print(_schema_table(f"Restored into database '{result.database}'", result.schemas))
+    source = f"database '{result.archive.database}'" if result.archive.database else "a database"
+    console.print(
+        f"restored {escape(str(result.path))} (backup of {source}) into database "
+        f"'{result.database}'"
+        + (" (created)" if result.created else "")
+        + (f", replacing schemas {', '.join(result.replaced)}" if result.replaced else "")
+        + f" in {result.seconds:.1f} s [dim](pg_restore {result.tools.version})[/dim]",
+        soft_wrap=True, highlight=False,
+    )
     return 0
 
 
@@ -505,6 +578,24 @@ def build_parser() -> argparse.ArgumentParser:
     reset = commands.add_parser("reset", help="drop the project's schemas: an empty warehouse")
     reset.set_defaults(func=_reset)
 
+    bak = commands.add_parser(
+        "backup", help="write a pg_dump archive of the project's schemas (bronze to gold)"
+    )
+    bak.add_argument("--out", help="archive to write (default backups/<database>-<UTC time>.dump)")
+    bak.add_argument("--wait", type=float, default=300.0,
+                     help="seconds to wait for a running dbt build to end (300)")
+    bak.set_defaults(func=_backup)
+
+    rst = commands.add_parser(
+        "restore", help="restore a backup archive, all or nothing (one transaction)"
+    )
+    rst.add_argument("file", metavar="FILE", help="archive written by `backup`")
+    rst.add_argument("--database", help="database to restore into, created when missing "
+                     "(default: the configured one)")
+    rst.add_argument("--force", action="store_true",
+                     help="replace project schemas the database already holds")
+    rst.set_defaults(func=_restore)
+
     dq = commands.add_parser(
         "dq-report", help="print the data-quality tables and write them as an HTML page"
     )
@@ -523,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RuntimeError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         return 1
 
 

@@ -4,10 +4,12 @@ The first line is the header; every later record lands as ``{header name: field 
 as the csv module reads it (quotes removed, nothing trimmed or typed), so added, removed or
 reordered columns need no change here. A record's line number is the physical line where it
 starts (the header is line 1); empty lines (nothing but spaces or tabs) are skipped. A record
-whose field count differs from the header's, or whose text PostgreSQL cannot store (bytes that
-are not UTF-8, a NUL character), lands quarantined: ``record`` null and its text in
-``raw_line`` (undecodable bytes and NUL shown as U+FFFD). A header repeated name keeps the
-last field, as jsonb would. A UTF-8 byte order mark before the header is dropped.
+whose field count differs from the header's, that ends inside a quoted field (a quote never
+closed: the csv module would read the rest of the file as that field), or whose text
+PostgreSQL cannot store (bytes that are not UTF-8, a NUL character), lands quarantined:
+``record`` null and its text in ``raw_line`` (undecodable bytes and NUL shown as U+FFFD). A
+header repeated name keeps the last field, as jsonb would. A UTF-8 byte order mark before the
+header is dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,25 @@ def _unstorable(text: str) -> bool:
     return False
 
 
+def _ends_in_quotes(text: str) -> bool:
+    """True when a record's text ends inside a quoted field, read as the csv module's default
+    dialect reads it (only the last record of a file can: the reader ends nowhere else)."""
+    if '"' not in text:
+        return False
+    state = "start"  # of a field; "field" (unquoted), "quoted", "quote" (a quote in quotes)
+    for char in text:
+        if state == "quoted":
+            if char == '"':
+                state = "quote"
+        elif char == '"' and state in ("start", "quote"):
+            state = "quoted"  # a quoted field opens, or a doubled quote goes on
+        elif char in ",\r\n":
+            state = "start"
+        else:
+            state = "field"
+    return state == "quoted"
+
+
 def _strip_terminator(text: str) -> str:
     if text.endswith("\r\n"):
         return text[:-2]
@@ -48,7 +69,9 @@ def parse(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, str]]:
 
     Raises ValueError when the header itself is unusable or the csv module gives up.
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    # utf-8-sig drops a byte order mark before the csv module sees it (it would make a quoted
+    # first name '"name"', quotes kept)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     consumed: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -64,8 +87,6 @@ def parse(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, str]]:
             return
         lines_before = len(consumed)
         consumed.clear()
-        if header and header[0].startswith("\ufeff"):
-            header[0] = header[0][1:]
         if any(_unstorable(name) for name in header):
             raise ValueError("the header line holds bytes that are not UTF-8, or a NUL")
         for row in reader:
@@ -73,9 +94,13 @@ def parse(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, str]]:
             lines_before += len(consumed)
             raw = _strip_terminator("".join(consumed))
             consumed.clear()
-            if not row or (len(row) == 1 and not row[0].strip(" \t")):
+            if not raw.strip(" \t"):  # judged on the line: '""' is a record of one empty field
                 continue
-            if len(row) != len(header) or any(_unstorable(field) for field in row):
+            if (
+                len(row) != len(header)
+                or any(_unstorable(field) for field in row)
+                or _ends_in_quotes(raw)
+            ):
                 yield number, None, raw
                 continue
             record = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)

@@ -17,7 +17,8 @@ A typed attribute is a one-key object whose key names the type::
 (numbers come back as ``Decimal``, binary as ``bytes``, sets as ``set``). Both refuse anything
 they cannot represent exactly: floats are refused on the way in (as boto3 does: use
 ``Decimal``), and on the way out anything that is not exactly one known type key with a payload
-of the right JSON type raises ``ValueError`` naming the attribute path.
+of the right JSON type (a set: non-empty, without duplicates) raises ``ValueError`` naming the
+attribute path.
 
 Sets are written sorted so that the same value always gives the same bytes.
 """
@@ -41,8 +42,9 @@ __all__ = [
 
 TYPE_KEYS = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
 
-# The textual form DynamoDB accepts for N (and the one the silver layer parses).
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# The textual form DynamoDB accepts for N (and the one the silver layer parses): ASCII digits
+# only (``Decimal`` would also read other scripts' digits, such as "\u0661\u0662" as 12).
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 def _show(value: object, limit: int = 80) -> str:
@@ -134,6 +136,13 @@ def _set_payload(payload: object, type_key: str, path: str) -> list[Any]:
     return payload
 
 
+def _unique(values: set[Any], payload: list[Any], type_key: str, path: str) -> set[Any]:
+    """The set of a set payload; DynamoDB sets hold each value once ("1" and "1.0" are one)."""
+    if len(values) != len(payload):
+        raise ValueError(f"{path}: {type_key} payload holds a value twice: {_show(payload)}")
+    return values
+
+
 def deserialize(attr: Any, *, _path: str = "$") -> Any:
     """Return the Python value of a typed attribute; ``ValueError`` if it is not one."""
     if not isinstance(attr, dict):
@@ -171,13 +180,13 @@ def deserialize(attr: Any, *, _path: str = "$") -> Any:
         items = _set_payload(payload, type_key, _path)
         if not all(isinstance(item, str) for item in items):
             raise ValueError(f"{_path}: SS payload must hold only strings, got {_show(payload)}")
-        return set(items)
+        return _unique(set(items), items, type_key, _path)
     if type_key == "NS":
         items = _set_payload(payload, type_key, _path)
-        return {_parse_number(item, _path) for item in items}
+        return _unique({_parse_number(item, _path) for item in items}, items, type_key, _path)
     if type_key == "BS":
         items = _set_payload(payload, type_key, _path)
-        return {_parse_binary(item, _path) for item in items}
+        return _unique({_parse_binary(item, _path) for item in items}, items, type_key, _path)
     raise ValueError(f"{_path}: unknown type key {type_key!r}")
 
 

@@ -8,15 +8,18 @@ Files are loaded in sorted order of their path relative to that folder (``source
 1. The MD5 of its bytes is computed. A file that cannot be read is audited ``failed`` with the
    reason and the next file goes on.
 2. In one transaction: an advisory lock on (source, content MD5), so concurrent loaders land a
-   content once; a file whose content is already ``loaded`` for its source in the audit (under
-   any name) is ``skipped``; else its rows are copied (``COPY ... FROM STDIN``, explicit column
-   list, streamed in blocks) with the run's load id, ``source_file``, ``file_md5`` and the line
-   number, the bytes are checked to still have the MD5 of step 1, and the audit row turns
-   ``loaded`` inside the same transaction. Any failure rolls the whole file back.
+   content once (a run that finds the lock taken waits, and says so: ``waited``); a file whose
+   content is already ``loaded`` for its source in the audit (under any name) is ``skipped``
+   (``concurrent_load`` names the load when it finished during this run); else its rows are
+   copied (``COPY ... FROM STDIN``, explicit column list, streamed in blocks) with the run's
+   load id, ``source_file``, ``file_md5`` and the line number, the bytes are checked to still
+   have the MD5 of step 1, and the audit row turns ``loaded`` inside the same transaction. Any
+   failure rolls the whole file back; a killed loader's transaction is rolled back by the
+   server, and the next run marks its audit row abandoned (``loaders.audit``).
 3. Lines the format module quarantines land with a null record and their text in ``raw_line``.
    When PostgreSQL still refuses a record that the format module accepted (jsonb input rules
-   Python cannot mirror exactly, such as numeric range), the line is quarantined and the file
-   copied again, up to MAX_REFUSED_LINES lines per file.
+   Python cannot mirror exactly, such as numeric range or nesting depth), the line is
+   quarantined and the file copied again, up to MAX_REFUSED_LINES lines per file.
 
 Audit (``bronze.load_audit``): one row per file with ``export_id`` = ``data_file`` =
 ``source_file``, ``content_md5``, ``expected_items`` (records read), ``loaded_items``, ``bytes``
@@ -36,6 +39,7 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,6 +56,13 @@ READ_SIZE = 256 * 1024
 COPY_CHUNK = 1024 * 1024  # bytes of COPY rows sent at a time
 MAX_REFUSED_LINES = 100
 
+# What a record's own content makes COPY raise: invalid data, or a limit such as the json
+# parser's stack depth (a line nested too deep).
+RECORD_ERRORS = (
+    psycopg.errors.DataError,
+    psycopg.errors.ProgramLimitExceeded,
+    psycopg.errors.StatementTooComplex,
+)
 COPY_ROW = re.compile(r"^COPY [^\n]*?, line (\d+)", re.MULTILINE)  # "COPY t, line 2, column ..."
 
 Parser = Callable[[BinaryIO], Iterator[tuple[int, bytes | None, str]]]
@@ -87,7 +98,7 @@ SOURCES = (ADT, DEPARTMENTS)
 class FeedFile:
     source: FeedSource
     path: Path
-    name: str  # path relative to the folder given to the loader: bronze's source_file
+    name: str  # path relative to the folder given to the loader: bronze's source_file (text_name)
 
 
 @dataclass
@@ -104,6 +115,8 @@ class FileResult:
     seconds: float = 0.0
     message: str = ""
     load_id: uuid.UUID | None = None
+    waited: bool = False  # a concurrent run held the file's lock: this run waited for it
+    concurrent_load: uuid.UUID | None = None  # skipped: loaded by this load, during this run
 
 
 class LoadError(RuntimeError):
@@ -115,9 +128,10 @@ class _Failed(Exception):
 
 
 class _AlreadyLoaded(Exception):
-    def __init__(self, prior: audit.LoadedFile) -> None:
+    def __init__(self, prior: audit.LoadedFile, waited: bool = False) -> None:
         super().__init__(str(prior.load_id))
         self.prior = prior
+        self.waited = waited
 
 
 # --- helpers shared with loaders.treatments ----------------------------------------------------
@@ -132,6 +146,12 @@ def failure_message(exc: BaseException) -> str:
     """The first line of an exception's text, else its type name."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def text_name(name: str) -> str:
+    """A file name or key as text PostgreSQL and the terminal accept: what is not valid Unicode
+    (the bytes of a name that is not UTF-8, a lone surrogate) becomes a backslash escape."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def copy_error_row(exc: psycopg.Error) -> int | None:
@@ -158,7 +178,7 @@ def find_files(path: Path, sources: Sequence[FeedSource] = SOURCES) -> list[Feed
         raise LoadError(f"{path} does not exist")
     if path.is_file():
         source = source_of(path.name, sources)
-        return [FeedFile(source, path, path.name)] if source else []
+        return [FeedFile(source, path, text_name(path.name))] if source else []
     found: list[FeedFile] = []
     for folder, subfolders, names in os.walk(path):
         subfolders[:] = [
@@ -170,7 +190,8 @@ def find_files(path: Path, sources: Sequence[FeedSource] = SOURCES) -> list[Feed
                 continue
             file_path = Path(folder) / name
             if file_path.is_file():
-                found.append(FeedFile(source, file_path, file_path.relative_to(path).as_posix()))
+                name = text_name(file_path.relative_to(path).as_posix())
+                found.append(FeedFile(source, file_path, name))
     return sorted(found, key=lambda feed_file: feed_file.name)
 
 
@@ -228,8 +249,9 @@ def load_files(
 ) -> list[FileResult]:
     """Load these files in the given order under one load id, each in its own transaction.
 
-    Makes sure every bronze table exists first. ``should_stop()`` is asked before each file:
-    True ends the run there (the files done so far stay loaded).
+    Makes sure every bronze table exists first, and marks the audit rows of abandoned loads
+    (``audit.fail_abandoned``). ``should_stop()`` is asked before each file: True ends the run
+    there (the files done so far stay loaded).
     """
     load_id = load_id or uuid.uuid4()
     log.info("load %s: %d feed file(s)", load_id, len(files))
@@ -242,16 +264,18 @@ def load_files(
         # audit rows written here need not wait for the disk: a file counts as loaded only by
         # the audit update inside its own (synchronous) load transaction
         audit_conn.execute("set synchronous_commit = off")
+        run_started = audit.begin_load(audit_conn, load_id)
         bronze.ensure_tables(audit_conn)
-        data_conn = _data_connection()
+        audit.fail_abandoned(audit_conn)
+        data_conn = data_connection()
         try:
             for done, feed_file in enumerate(files):
                 if should_stop is not None and should_stop():
                     log.info("load %s: stopped before %s", load_id, feed_file.name)
                     break
                 if data_conn.broken or data_conn.closed:
-                    data_conn = _data_connection()
-                results.append(_load_file(feed_file, load_id, audit_conn, data_conn))
+                    data_conn = data_connection()
+                results.append(_load_file(feed_file, load_id, audit_conn, data_conn, run_started))
                 if progress:
                     progress(feed_file.name, done + 1, len(files))
         finally:
@@ -259,9 +283,16 @@ def load_files(
     return results
 
 
-def _data_connection() -> psycopg.Connection:
+def data_connection() -> psycopg.Connection:
+    """A connection for load transactions. Its server session checks every second, even
+    while it waits on a lock, that the loader is still there: a killed loader's transaction
+    rolls back and its locks go within about a second, whatever it was doing."""
     conn = connect(autocommit=True)
     conn.execute("set client_encoding = 'UTF8'")  # what COPY is sent in
+    try:
+        conn.execute("set client_connection_check_interval = '1s'")
+    except psycopg.Error as exc:  # a platform without the check: the next query notices
+        log.debug("client_connection_check_interval not set: %s", exc)
     return conn
 
 
@@ -270,6 +301,7 @@ def _load_file(
     load_id: uuid.UUID,
     audit_conn: psycopg.Connection,
     data_conn: psycopg.Connection,
+    run_started: datetime | None = None,
 ) -> FileResult:
     started = time.perf_counter()
     source = feed_file.source
@@ -300,14 +332,23 @@ def _load_file(
         audit_conn, **common, content_md5=result.content_md5, bytes_=result.bytes
     )
     try:
-        result.rows, result.quarantined = _copy_file(
+        result.rows, result.quarantined, result.waited = _copy_file(
             feed_file, load_id, result.content_md5, data_conn, audit_id
         )
     except _AlreadyLoaded as exc:
         prior = exc.prior
+        result.waited = exc.waited
         same = "" if prior.data_file == feed_file.name else f" from {prior.data_file}"
         when = f" at {prior.finished_at:%Y-%m-%d %H:%M:%S %Z}" if prior.finished_at else ""
-        message = f"content already loaded{same} by load {prior.load_id}{when}; nothing added"
+        if run_started is not None and prior.finished_at and prior.finished_at >= run_started:
+            result.concurrent_load = prior.load_id
+            waited = ", while this run waited for it" if exc.waited else ""
+            message = (
+                f"content loaded{same} by a concurrent run (load {prior.load_id}){when}"
+                f"{waited}; nothing added"
+            )
+        else:
+            message = f"content already loaded{same} by load {prior.load_id}{when}; nothing added"
         audit.finish(
             audit_conn,
             audit_id,
@@ -330,7 +371,8 @@ def _load_file(
             audit.finish(audit_conn, audit_id, status="failed", loaded_items=0, error="interrupted")
         raise
     quarantined = f", {result.quarantined:,} quarantined" if result.quarantined else ""
-    return done("loaded", f"loaded {result.rows:,} rows{quarantined}")
+    waited = " after waiting for a concurrent run, which did not load it" if result.waited else ""
+    return done("loaded", f"loaded {result.rows:,} rows{quarantined}{waited}")
 
 
 def _copy_statement(source: FeedSource) -> sql.Composed:
@@ -347,19 +389,17 @@ def _copy_file(
     content_md5: str,
     data_conn: psycopg.Connection,
     audit_id: int,
-) -> tuple[int, int]:
-    """Land a file in one transaction; returns (rows, quarantined rows)."""
+) -> tuple[int, int, bool]:
+    """Land a file in one transaction; returns (rows, quarantined rows, whether it waited for
+    a concurrent run's lock)."""
     source = feed_file.source
     refused: set[int] = set()  # lines PostgreSQL refused as records: quarantined on retry
     numbers = array("l")  # the line number of each COPY row of the current attempt
     with data_conn.transaction(), data_conn.cursor() as cur:
-        cur.execute(
-            "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"feed:{source.name}:{content_md5}",),
-        )
+        waited = audit.lock_key(data_conn, f"feed:{source.name}:{content_md5}")
         prior = audit.loaded_content(data_conn, source.name, content_md5)
         if prior is not None:
-            raise _AlreadyLoaded(prior)
+            raise _AlreadyLoaded(prior, waited)
         while True:
             del numbers[:]
             try:
@@ -368,7 +408,7 @@ def _copy_file(
                         cur, feed_file, load_id, content_md5, refused, numbers
                     )
                 break
-            except psycopg.errors.DataError as exc:
+            except RECORD_ERRORS as exc:
                 row = copy_error_row(exc)
                 line = numbers[row - 1] if row is not None and 0 < row <= len(numbers) else None
                 where = f"{feed_file.name} line {line}" if line else feed_file.name
@@ -382,7 +422,7 @@ def _copy_file(
                 log.info("%s: PostgreSQL refused it (%s); quarantined", where, primary)
                 refused.add(line)
         audit.finish(data_conn, audit_id, status="loaded", loaded_items=rows, expected_items=rows)
-    return rows, quarantined
+    return rows, quarantined, waited
 
 
 def _raw_field(text: str) -> bytes:

@@ -6,10 +6,10 @@ export found below the given path, in ``exportTime`` order:
 
 1. An export the audit already lists as loaded with the same manifest (MD5 of
    ``manifest-files.json``) is skipped; the same export id with another manifest is refused.
-2. Every data file is verified before anything is loaded: the key resolves inside the export
-   prefix, the file exists, the base64 MD5 of its bytes equals ``md5Checksum`` and its count of
-   non-empty lines equals ``itemCount``; the summary's ``itemCount`` equals their sum. Any
-   mismatch refuses the whole export.
+2. Every data file is verified before anything is loaded: the key resolves inside the export's
+   own folder (and to no file listed before), the file exists, the base64 MD5 of its bytes
+   equals ``md5Checksum`` and its count of non-empty lines equals ``itemCount``; the summary's
+   ``itemCount`` equals their sum. Any mismatch refuses the whole export.
 3. All data files of the export are copied in one transaction (one ``COPY ... FROM STDIN`` per
    file, text format, streamed in blocks of about 1 MB). Any error rolls the export back; the
    audit then names the data file and line, and the next export is loaded.
@@ -39,8 +39,7 @@ import psycopg
 from psycopg import sql
 
 from loaders import audit, bronze
-from loaders.db import connect
-from loaders.feeds import copy_error_row
+from loaders.feeds import copy_error_row, data_connection, text_name
 from loaders.feeds import copy_escape as _escape
 from loaders.feeds import failure_message as _failure_message
 
@@ -87,6 +86,8 @@ class ExportResult:
     seconds: float = 0.0
     message: str = ""
     load_id: uuid.UUID | None = None
+    waited: bool = False  # a concurrent run held the export's lock: this run waited for it
+    concurrent_load: uuid.UUID | None = None  # skipped: loaded by this load, during this run
 
 
 class LoadError(RuntimeError):
@@ -131,9 +132,10 @@ class _Failed(Exception):
 
 
 class _AlreadyLoaded(Exception):
-    def __init__(self, prior: audit.LoadedExport) -> None:
+    def __init__(self, prior: audit.LoadedExport, waited: bool = False) -> None:
         super().__init__(str(prior.load_id))
         self.prior = prior
+        self.waited = waited
 
 
 # --- discovery and manifests -------------------------------------------------------------------
@@ -173,11 +175,14 @@ def resolve_key(prefix: Path, key: str) -> Path:
 def read_export(summary_path: Path) -> Export:
     """Read an export's two manifests; problems are kept on the result, not raised."""
     folder = summary_path.parent
-    export = Export(export_id=folder.name, folder=folder)
+    export = Export(export_id=text_name(folder.name), folder=folder)
+    if text_name(str(summary_path)) != str(summary_path):  # it could not be named in the audit
+        export.problem = f"{text_name(str(summary_path))}: the path is not UTF-8; rename it"
+        return export
     try:
         _read_manifests(export, summary_path)
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        export.problem = str(exc)
+        export.problem = text_name(str(exc))  # manifests may hold any text, even lone surrogates
     return export
 
 
@@ -217,6 +222,8 @@ def _read_manifests(export: Export, summary_path: Path) -> None:
     export.manifest_md5 = hashlib.md5(manifest).hexdigest()
 
     seen: set[str] = set()
+    seen_paths: dict[Path, str] = {}
+    own_folder = folder.resolve()
     for number, line in enumerate(manifest.splitlines(), 1):
         if not line.strip():
             continue
@@ -233,13 +240,23 @@ def _read_manifests(export: Export, summary_path: Path) -> None:
             raise ValueError(f"{FILES_NAME} line {number}: itemCount {items!r} is not a count")
         problem = None
         path: Path | None = None
-        if key in seen:
+        checksum = text_name(checksum)
+        if text_name(key) != key:
+            key = text_name(key)
+            problem = f"{key}: dataFileS3Key is not valid Unicode (a lone surrogate)"
+        elif key in seen:
             problem = f"{key}: listed twice in {FILES_NAME}"
         else:
             try:
                 path = resolve_key(prefix, key)
             except ValueError as exc:
                 problem = f"{key}: {exc}"
+            else:  # an export loads only its own files, each once
+                if not path.is_relative_to(own_folder):
+                    problem = f"{key}: resolves outside the export folder {own_folder} (to {path})"
+                elif path in seen_paths:
+                    problem = f"{key}: the same file as {seen_paths[path]}, listed before it"
+                seen_paths.setdefault(path, key)
         seen.add(key)
         export.files.append(DataFile(key, path, items, checksum, problem))
 
@@ -427,7 +444,8 @@ def load(path: Path, progress: ProgressCallback | None = None) -> list[ExportRes
     """Load every export found below ``path`` into bronze, oldest exportTime first.
 
     Returns one result per export; a refused or failed export does not stop the others.
-    ``progress(export_id, items_done, items_total)`` is called as items are copied.
+    ``progress(export_id, items_done, items_total)`` is called as items are copied. Marks the
+    audit rows of abandoned loads first (``audit.fail_abandoned``).
     """
     exports = find_exports(Path(path))
     load_id = uuid.uuid4()
@@ -437,14 +455,18 @@ def load(path: Path, progress: ProgressCallback | None = None) -> list[ExportRes
     except psycopg.OperationalError as exc:
         raise LoadError(f"cannot connect to the warehouse database: {exc}") from exc
     with audit_conn:
+        run_started = audit.begin_load(audit_conn, load_id)
         bronze.ensure_tables(audit_conn)  # every source's table, this one included
-        data_conn = connect(autocommit=True)
+        audit.fail_abandoned(audit_conn)
+        data_conn = data_connection()
         try:
             results = []
             for export in exports:
                 if data_conn.broken or data_conn.closed:
-                    data_conn = connect(autocommit=True)
-                results.append(_load_export(export, load_id, audit_conn, data_conn, progress))
+                    data_conn = data_connection()
+                results.append(
+                    _load_export(export, load_id, audit_conn, data_conn, progress, run_started)
+                )
         finally:
             data_conn.close()
     return results
@@ -456,6 +478,7 @@ def _load_export(
     audit_conn: psycopg.Connection,
     data_conn: psycopg.Connection,
     progress: ProgressCallback | None,
+    run_started: datetime | None = None,
 ) -> ExportResult:
     started = time.perf_counter()
     result = ExportResult(export.export_id, export.folder, "failed", load_id=load_id)
@@ -480,7 +503,7 @@ def _load_export(
 
     prior = audit.loaded_export(audit_conn, SOURCE, export.export_id)
     if prior is not None:
-        status, message = _judge_prior(export, prior)
+        status, message = _judge_prior(export, prior, run_started, result)
         audit.record(
             audit_conn,
             **common,
@@ -533,9 +556,12 @@ def _load_export(
         return done("refused", message)
 
     try:
-        items = _copy_export(export, checks, load_id, audit_conn, data_conn, export_audit, progress)
+        items, result.waited = _copy_export(
+            export, checks, load_id, audit_conn, data_conn, export_audit, progress
+        )
     except _AlreadyLoaded as exc:  # another load finished it while this one waited for the lock
-        status, message = _judge_prior(export, exc.prior)
+        result.waited = exc.waited
+        status, message = _judge_prior(export, exc.prior, run_started, result)
         audit.finish(
             audit_conn,
             export_audit,
@@ -561,12 +587,29 @@ def _load_export(
     log.info("export %s: copied in %.2f s", export.export_id, time.perf_counter() - verified)
     result.files = len(export.files)
     result.items = items
-    return done("loaded", f"loaded {items:,} items from {len(export.files)} data files")
+    waited = " after waiting for a concurrent run, which did not load it" if result.waited else ""
+    return done("loaded", f"loaded {items:,} items from {len(export.files)} data files{waited}")
 
 
-def _judge_prior(export: Export, prior: audit.LoadedExport) -> tuple[str, str]:
+def _judge_prior(
+    export: Export,
+    prior: audit.LoadedExport,
+    run_started: datetime | None = None,
+    result: ExportResult | None = None,
+) -> tuple[str, str]:
+    """Skipped or refused, and why, for an export the audit lists as loaded by ``prior``; a
+    load that finished after ``run_started`` is named as a concurrent run on ``result``."""
     when = f" at {prior.finished_at:%Y-%m-%d %H:%M:%S %Z}" if prior.finished_at else ""
+    concurrent = bool(run_started and prior.finished_at and prior.finished_at >= run_started)
+    if concurrent and result is not None:
+        result.concurrent_load = prior.load_id
     if prior.content_md5 == export.manifest_md5:
+        if concurrent:
+            waited = ", while this run waited for it" if result and result.waited else ""
+            return "skipped", (
+                f"loaded by a concurrent run (load {prior.load_id}){when}{waited} "
+                f"({prior.loaded_items or 0:,} items); nothing added"
+            )
         return "skipped", (
             f"already loaded by load {prior.load_id}{when} "
             f"({prior.loaded_items or 0:,} items); nothing added"
@@ -591,8 +634,9 @@ def _copy_export(
     data_conn: psycopg.Connection,
     export_audit: int,
     progress: ProgressCallback | None,
-) -> int:
-    """Copy every data file in one transaction; returns the items loaded."""
+) -> tuple[int, bool]:
+    """Copy every data file in one transaction; returns the items loaded and whether it waited
+    for a concurrent run's lock on the export."""
     total = export.expected_items
     done = 0
     if progress:
@@ -601,13 +645,10 @@ def _copy_export(
     export_field = _escape(export.export_id.encode())
     with data_conn.transaction(), data_conn.cursor() as cur:
         cur.execute("set local client_encoding = 'UTF8'")
-        cur.execute(
-            "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"{SOURCE}:{export.export_id}",),
-        )
+        waited = audit.lock_key(data_conn, f"{SOURCE}:{export.export_id}")
         prior = audit.loaded_export(data_conn, SOURCE, export.export_id)
         if prior is not None:
-            raise _AlreadyLoaded(prior)
+            raise _AlreadyLoaded(prior, waited)
         for data_file, check in zip(export.files, checks, strict=True):
             assert data_file.path is not None
             file_audit = audit.start(
@@ -659,7 +700,7 @@ def _copy_export(
         )
     if progress:
         progress(export.export_id, done, total)
-    return done
+    return done, waited
 
 
 def _record_failure(

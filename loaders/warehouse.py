@@ -41,8 +41,13 @@ def relations() -> list[Relation]:
 
 
 def drop_project_schemas() -> list[str]:
-    """Drop every project schema (bronze, silver, snapshots, gold) of the configured database."""
+    """Drop every project schema (bronze, silver, snapshots, gold, and the schema in which a
+    build keeps gold's previous versions) of the configured database."""
+    from loaders.backup import build_holding_schema  # backup imports this module
+
+    holding = build_holding_schema()
+    schemas = [*PROJECT_SCHEMAS, *([holding] if holding else [])]
     with connect(autocommit=True) as conn:
-        for schema in PROJECT_SCHEMAS:
+        for schema in schemas:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-    return list(PROJECT_SCHEMAS)
+    return schemas

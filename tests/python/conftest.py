@@ -8,10 +8,18 @@ and dbt (profiles.yml reads PG*) all use it. The database is dropped at the end.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property tests (test_properties.py): "ci", the default, is fast and the same on every run;
+# HYPOTHESIS_PROFILE=thorough searches far more examples, with random seeds.
+settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None)
+settings.register_profile("thorough", max_examples=2_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

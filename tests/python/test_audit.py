@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,73 @@ def test_the_loader_records_every_export_and_file(tmp_path: Path) -> None:
     ]
     assert second[0]["content_md5"] == export_row["content_md5"]
     assert not [r for r in rows if r["status"] == "running"]
+
+
+def session_ended(pid: int) -> bool:
+    """Wait (up to 10 s) until the server session ``pid`` is gone."""
+    deadline = time.monotonic() + 10
+    with connect(autocommit=True) as conn:
+        while conn.execute("select 1 from pg_stat_activity where pid = %s", (pid,)).fetchone():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+    return True
+
+
+def test_only_rows_of_loads_whose_session_is_gone_are_marked_abandoned() -> None:
+    killed, alive = uuid.uuid4(), uuid.uuid4()
+    with audit.open_connection() as sweeper, audit.open_connection() as alive_conn:
+        assert audit.fail_abandoned(sweeper) == {}  # no table yet
+        audit.ensure_table(sweeper)
+        killed_conn = audit.open_connection()
+        started = audit.begin_load(killed_conn, killed)
+        assert started.tzinfo is not None  # the server's clock
+        export_row = audit.start(killed_conn, load_id=killed, source=SOURCE, export_id=EXPORT_A)
+        audit.start(killed_conn, load_id=killed, source=SOURCE, export_id=EXPORT_A, data_file="f1")
+        audit.record(
+            killed_conn, load_id=killed, source=SOURCE, export_id=EXPORT_B, status="loaded"
+        )
+        audit.begin_load(alive_conn, alive)
+        audit.start(alive_conn, load_id=alive, source=SOURCE, export_id=EXPORT_B)
+
+        assert audit.fail_abandoned(sweeper) == {}  # both loads' sessions live
+        pid = killed_conn.info.backend_pid
+        killed_conn.close()  # as a killed loader's: the session ends, its rows stay running
+        assert session_ended(pid)
+        assert audit.fail_abandoned(sweeper) == {killed: 2}
+        assert audit.fail_abandoned(sweeper) == {}
+
+        rows = {
+            (r["load_id"], r["export_id"], r["data_file"]): r
+            for r in audit_rows(EXPORT_A) + audit_rows(EXPORT_B)
+        }
+        for key in ((killed, EXPORT_A, None), (killed, EXPORT_A, "f1")):
+            row = rows[key]
+            assert (row["status"], row["loaded_items"], row["error"]) == (
+                "failed",
+                0,
+                audit.ABANDONED,
+            )
+            assert row["finished_at"] >= row["started_at"]
+        assert rows[(killed, EXPORT_B, None)]["status"] == "loaded"  # finished rows stay
+        assert rows[(alive, EXPORT_B, None)]["status"] == "running"  # its loader still runs
+        assert rows[(killed, EXPORT_A, None)]["audit_id"] == export_row
+
+        pid = alive_conn.info.backend_pid
+        alive_conn.close()
+        assert session_ended(pid)
+        assert audit.fail_abandoned(sweeper) == {alive: 1}
+
+
+def test_lock_key_says_whether_it_waited() -> None:
+    with connect(autocommit=True) as holder, connect(autocommit=True) as other:
+        with holder.transaction():
+            assert audit.lock_key(holder, "test:key") is False
+            assert audit.lock_key(holder, "test:key") is False  # its own lock: no wait
+            with other.transaction():
+                free = other.execute(
+                    "select pg_try_advisory_xact_lock(hashtextextended('test:key', 0))"
+                ).fetchone()
+                assert free == (False,)
+        with other.transaction():
+            assert audit.lock_key(other, "test:key") is False  # released with the transaction

@@ -192,6 +192,11 @@ def _attr_text(attr: Any) -> str | None:
     return None
 
 
+def _trim(text: str) -> str:
+    """Blanks (spaces only, like SQL btrim) off both ends: a tab or a no-break space stays."""
+    return text.strip(" ")
+
+
 def _attr_map(attr: Any) -> dict[str, Any]:
     if isinstance(attr, dict) and isinstance(attr.get("M"), dict):
         return attr["M"]
@@ -202,13 +207,13 @@ def _identifier(attr: Any) -> str | None:
     text = _attr_text(attr)
     if text is None:
         return None
-    text = text.strip()
+    text = _trim(text)
     return text or None
 
 
 def _trimmed(attr: Any) -> str | None:
     text = _attr_text(attr)
-    return None if text is None else text.strip()
+    return None if text is None else _trim(text)
 
 
 def round_cents(value: Decimal | Fraction) -> Decimal:
@@ -226,9 +231,9 @@ def parse_cost(attr: Any) -> tuple[Decimal | None, bool]:
     if attr is None or not isinstance(attr, dict) or "NULL" in attr:
         return None, False
     if "N" in attr and isinstance(attr["N"], str):
-        text = attr["N"].strip()
+        text = _trim(attr["N"])
     elif "S" in attr and isinstance(attr["S"], str):
-        text = attr["S"].strip().replace("$", "").replace(",", "")
+        text = _trim(attr["S"]).replace("$", "").replace(",", "")
     else:
         return None, True
     if not _COST_NUMBER.match(text):
@@ -347,10 +352,10 @@ def clean(line: RawLine) -> Version:
     provider_id = _identifier(provider.get("provider_id"))
 
     gender_raw = _attr_text(patient.get("gender"))
-    gender = GENDER_MAP.get(gender_raw.strip().lower(), "unknown") if gender_raw else "unknown"
+    gender = GENDER_MAP.get(_trim(gender_raw).lower(), "unknown") if gender_raw else "unknown"
 
     outcome_raw = _attr_text(item.get("outcome_status"))
-    outcome = OUTCOME_MAP.get(outcome_raw.strip().lower()) if outcome_raw is not None else None
+    outcome = OUTCOME_MAP.get(_trim(outcome_raw).lower()) if outcome_raw is not None else None
 
     cost, is_cost_invalid = parse_cost(item.get("cost"))
 
