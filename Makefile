@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 DATA ?= data/treatments
 ADMISSIONS ?= data/admissions
+CLINICAL ?= data/clinical
 LANDING ?= data/landing
 TREATMENTS ?= 20000
 DAYS ?= 60
@@ -21,6 +22,7 @@ SEED ?= 42
 run: deps db-start generate
 	$(PY) -m loaders load $(DATA)/cycle-1
 	$(PY) -m loaders load $(ADMISSIONS)/landing
+	$(PY) -m loaders load $(CLINICAL)/landing
 	$(DBT) build
 	$(PY) -m loaders load $(DATA)/cycle-2
 	$(DBT) build
@@ -64,10 +66,12 @@ generate: venv
 	$(PY) -m loaders generate --out $(DATA) --treatments $(TREATMENTS) --seed $(SEED)
 	$(PY) -m loaders generate-admissions --out $(ADMISSIONS) --days $(DAYS) \
 		--treatments $(TREATMENTS) --seed $(SEED)
+	$(PY) -m loaders generate-clinical --out $(CLINICAL) --treatments $(TREATMENTS) --seed $(SEED)
 
 load: venv
 	$(PY) -m loaders load $(DATA)
 	$(PY) -m loaders load $(ADMISSIONS)/landing
+	$(PY) -m loaders load $(CLINICAL)/landing
 
 # The real-time path: `make watch` in one terminal, `make replay` in another.
 watch: deps db-start
@@ -104,4 +108,4 @@ restore: venv
 
 clean:
 	$(DBT) clean
-	rm -rf $(DATA) $(ADMISSIONS) $(LANDING)
+	rm -rf $(DATA) $(ADMISSIONS) $(CLINICAL) $(LANDING)

@@ -12,6 +12,9 @@ lands.
 The checks here mirror jsonb's input rules; the few lines this module accepts and PostgreSQL
 still refuses (a number beyond numeric's range, nesting deeper than the server's stack allows)
 are quarantined by the loader when COPY reports them (see ``loaders.feeds``).
+
+:func:`parse` is the one JSON-lines reader: the EHR feed (``loaders.ehr``) reads its extracts
+with it too.
 """
 
 from __future__ import annotations

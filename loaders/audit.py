@@ -33,7 +33,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from loaders.db import connect
+from loaders.db import connect_as_loader
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,9 @@ def ensure_table(conn: psycopg.Connection) -> None:
 
 
 def open_connection() -> psycopg.Connection:
-    """A new autocommit connection for audit rows (they survive the load's rollback)."""
-    return connect(autocommit=True)
+    """A new autocommit connection for audit rows (they survive the load's rollback), as the
+    loader role (WAREHOUSE_LOADER_ROLE) when one is configured: it creates bronze's tables."""
+    return connect_as_loader(autocommit=True)
 
 
 def start(

@@ -1,9 +1,10 @@
 """Backup and restore of the warehouse: the project schemas in one ``pg_dump`` archive.
 
 **Backup** (:func:`backup`) writes one custom-format archive (``pg_dump -Fc``) of the project
-schemas (bronze, silver, snapshots, gold) of the configured database. The archive is one
-consistent picture: the rows counted for the report and the rows dumped are read in the same
-exported snapshot, so a file or export being loaded meanwhile is wholly in it or not at all.
+schemas (bronze, silver, snapshots, gold, restricted, bi) of the configured database. The
+archive is one consistent picture: the rows counted for the report and the rows dumped are read
+in the same exported snapshot, so a file or export being loaded meanwhile is wholly in it or
+not at all.
 The file is written under a hidden temporary name next to the target, flushed to disk, checked
 to be a readable archive and only then renamed: a backup under its final name is always
 complete. It is readable by its owner only (mode 0600): it holds patient data. A backup holds a
@@ -27,9 +28,14 @@ planner statistics). ``--force`` also drops a holding schema left by a killed bu
 Ownership and privileges: the archive keeps them, the restore leaves them out
 (``--no-owner --no-privileges``). Roles are cluster-wide objects that a schema dump does not
 carry, so on another server the original owner or grantees may not exist and every ``ALTER
-OWNER`` / ``GRANT`` would fail; the restored objects belong to the role that restores. The
-project itself sets no grants today; grants configured in dbt (``grants:``) are applied again by
-the next ``dbt build``.
+OWNER`` / ``GRANT`` would fail. So the restore first runs the access bootstrap on the target
+(``loaders/access.py``: the project's roles, and the ``vault`` schema with the pseudonym key the
+``bi`` views read, which is never in an archive: the target must be configured with the same
+``WAREHOUSE_PSEUDONYM_KEY`` for the same pseudonyms), and afterwards again, which hands the
+restored schemas and relations to their roles (bronze to the loader, the rest to the
+transformer). Row-level security and its policies are part of the tables and come back with
+them; the select grants of the ``bi`` views (dbt ``grants``) are applied again by the next
+``dbt build``.
 
 Client tools: ``pg_dump`` must be at least as new as the server. For the embedded server the
 tools shipped inside the ``pgserver`` package are used (found through the package's path), for
@@ -462,7 +468,7 @@ def restore(
 
     See the module doc: refuses existing project schemas unless ``force``; all or nothing.
     """
-    from loaders import server
+    from loaders import access, server
 
     started = time.perf_counter()
     path = Path(path)
@@ -488,11 +494,17 @@ def restore(
             f"{', '.join(PROJECT_SCHEMAS)}"
         )
     created = not exists
-    if created:
-        try:
-            server.ensure_database(database)
-        except psycopg.Error as exc:
-            raise BackupError(f"cannot create database '{database}': {exc}") from exc
+    try:
+        if created:
+            server.ensure_database(database)  # with the access bootstrap
+        else:
+            access.bootstrap(database)
+    except access.AccessError as exc:
+        if created:
+            server.drop_database(database)
+        raise BackupError(f"cannot set up roles and key in database '{database}': {exc}") from exc
+    except psycopg.Error as exc:
+        raise BackupError(f"cannot create database '{database}': {exc}") from exc
     try:
         try:
             conn = connect(dbname=database, autocommit=True)
@@ -523,6 +535,7 @@ def restore(
         if created:
             server.drop_database(database)
         raise
+    access.bootstrap(database)  # the restored objects go to their roles
     with connect(dbname=database, autocommit=True) as conn:
         schemas = existing_schemas(conn)
         _analyze(conn, schemas)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loaders import adt, audit, departments
+from loaders import adt, audit, claims, departments, ehr, fills
 
 SCHEMA = "bronze"
-FEED_MODULES = (adt, departments)
+FEED_MODULES = (adt, departments, ehr, claims, fills)
 # One landing table per file feed: a row per record, the record as JSONB (null when
 # quarantined, its text then in raw_line), keyed by file content and line.
 FEED_DDL = """

@@ -55,6 +55,24 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _access(args: argparse.Namespace) -> int:
+    from loaders import access, config
+
+    database = args.database or config.connection_settings().dbname
+    try:
+        roles = access.bootstrap(database)
+    except access.AccessError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    console.print(
+        f"database '{database}': roles {roles.loader} (bronze), {roles.transformer} (dbt), "
+        f"{roles.analyst} (bi views), {len(roles.hospital_roles)} hospital roles "
+        f"(group {roles.hospitals}); pseudonym key in vault.pseudonym_key",
+        soft_wrap=True, highlight=False,
+    )
+    return 0
+
+
 def _deps(args: argparse.Namespace) -> int:
     from loaders import deps
 
@@ -89,6 +107,18 @@ def _generate_admissions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_clinical(args: argparse.Namespace) -> int:
+    from loaders.generator import clinical
+
+    try:
+        report = clinical.generate(Path(args.out), treatments=args.treatments, seed=args.seed)
+    except (ValueError, RuntimeError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(report.describe(), soft_wrap=True, highlight=False)
+    return 0
+
+
 def _load(args: argparse.Namespace) -> int:
     from loaders import feeds, treatments
 
@@ -105,7 +135,7 @@ def _load(args: argparse.Namespace) -> int:
     if not has_exports and not feed_files:
         raise RuntimeError(
             f"{path} holds no DynamoDB export (manifest-summary.json) and no feed file "
-            "(*.jsonl, *.csv)"
+            f"({feeds.patterns()})"
         )
     status = _load_exports(path) if has_exports else 0
     if feed_files:
@@ -509,6 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("action", choices=["start", "stop", "status"])
     srv.set_defaults(func=_server)
 
+    acc = commands.add_parser(
+        "access", help="create the roles, grants and pseudonym key of the warehouse (idempotent)"
+    )
+    acc.add_argument("--database", help="database to set up (default: the configured one)")
+    acc.set_defaults(func=_access)
+
     dep = commands.add_parser("deps", help="install dbt packages (hub, else the offline folder)")
     dep.set_defaults(func=_deps)
 
@@ -533,8 +569,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="minutes of simulated time per ADT file (default 15)")
     adm.set_defaults(func=_generate_admissions)
 
+    clin = commands.add_parser(
+        "generate-clinical",
+        help="write synthetic EHR extracts, claim batches and prescription fills (with truth)",
+    )
+    clin.add_argument("--out", required=True, help="folder to write landing/ and truth/ into")
+    clin.add_argument("--treatments", type=int, default=20_000,
+                      help="population size, as for `generate` (the same patients)")
+    clin.add_argument("--seed", type=int, default=42)
+    clin.set_defaults(func=_generate_clinical)
+
     load = commands.add_parser(
-        "load", help="land DynamoDB exports and feed files (*.jsonl ADT, *.csv departments)"
+        "load", help="land DynamoDB exports and feed files (*.jsonl ADT, *.csv departments, "
+        "ehr_*.jsonl EHR, claims_*.csv claims, *.parquet prescription fills)"
     )
     load.add_argument("path", help="a folder of exports and/or feed files, or one of them")
     load.set_defaults(func=_load)

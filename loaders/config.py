@@ -14,6 +14,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "warehouse"
 DEFAULT_USER = "postgres"
+# The role the loaders' connections SET ROLE to (env WAREHOUSE_LOADER_ROLE); empty = no SET
+# ROLE, the login role itself. The project's role is warehouse_loader (dbt var warehouse_roles).
+DEFAULT_LOADER_ROLE = "warehouse_loader"
 
 
 def warehouse_home() -> Path:
@@ -25,9 +28,29 @@ def pgdata_dir() -> Path:
     return warehouse_home() / "pgdata"
 
 
+def pseudonym_key_file() -> Path:
+    """Where the embedded server's generated pseudonym key is kept (mode 600, git-ignored)."""
+    return warehouse_home() / "pseudonym.key"
+
+
+def loader_role() -> str:
+    """Role the loaders' connections SET ROLE to: WAREHOUSE_LOADER_ROLE, default
+    DEFAULT_LOADER_ROLE; empty means no SET ROLE (the login role)."""
+    return os.environ.get("WAREHOUSE_LOADER_ROLE", DEFAULT_LOADER_ROLE).strip()
+
+
 def is_external() -> bool:
     """True when the standard PGHOST variable names a server to use instead of the embedded one."""
     return bool(os.environ.get("PGHOST"))
+
+
+def is_embedded() -> bool:
+    """True when connections go to the project's embedded server: no PGHOST, or PGHOST naming
+    the embedded server's socket folder (as the test fixture sets it)."""
+    host = os.environ.get("PGHOST")
+    if not host:
+        return True
+    return host.startswith("/") and Path(host).resolve() == pgdata_dir()
 
 
 @dataclass(frozen=True)

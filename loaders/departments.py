@@ -10,6 +10,9 @@ PostgreSQL cannot store (bytes that are not UTF-8, a NUL character), lands quara
 ``record`` null and its text in ``raw_line`` (undecodable bytes and NUL shown as U+FFFD). A
 header repeated name keeps the last field, as jsonb would. A UTF-8 byte order mark before the
 header is dropped.
+
+:func:`parse` is the one CSV reader: the claims feed (``loaders.claims``) reads its files with
+it too.
 """
 
 from __future__ import annotations

@@ -1,12 +1,25 @@
-"""File feeds into bronze: ADT event files (``*.jsonl``, S2), department extracts (``*.csv``, S3).
+"""File feeds into bronze: ADT event files (S2), department extracts (S3), EHR extracts (S4),
+claims and prescription fills (S5).
 
-A feed file is any ``*.jsonl`` or ``*.csv`` below the given folder, except inside an
-``AWSDynamoDB`` folder (DynamoDB exports) and except names, or folders, starting with ``.``.
+A feed file is a file below the given folder whose name (case-insensitive) matches a feed,
+except inside an ``AWSDynamoDB`` folder (DynamoDB exports) and except names, or folders,
+starting with ``.``. Routing by name, the most specific pattern first:
+
+=================  ======================  ==========================================
+name               source (audit)          read by
+=================  ======================  ==========================================
+``ehr_*.jsonl``    ``ehr_documents``       ``loaders.ehr`` (JSON lines, as ADT)
+``claims_*.csv``   ``claims``              ``loaders.claims`` (CSV, as departments)
+``*.parquet``      ``prescription_fills``  ``loaders.fills`` (Parquet, pyarrow batches)
+other ``*.jsonl``  ``adt_events``          ``loaders.adt``
+other ``*.csv``    ``department_extracts`` ``loaders.departments``
+=================  ======================  ==========================================
+
 Files are loaded in sorted order of their path relative to that folder (``source_file``,
 ``/``-separated), which is chronological for the generated names. Per file:
 
-1. The MD5 of its bytes is computed. A file that cannot be read is audited ``failed`` with the
-   reason and the next file goes on.
+1. The MD5 of its bytes is computed (streamed). A file that cannot be read is audited
+   ``failed`` with the reason and the next file goes on.
 2. In one transaction: an advisory lock on (source, content MD5), so concurrent loaders land a
    content once (a run that finds the lock taken waits, and says so: ``waited``); a file whose
    content is already ``loaded`` for its source in the audit (under any name) is ``skipped``
@@ -15,7 +28,10 @@ Files are loaded in sorted order of their path relative to that folder (``source
    load id, ``source_file``, ``file_md5`` and the line number, the bytes are checked to still
    have the MD5 of step 1, and the audit row turns ``loaded`` inside the same transaction. Any
    failure rolls the whole file back; a killed loader's transaction is rolled back by the
-   server, and the next run marks its audit row abandoned (``loaders.audit``).
+   server, and the next run marks its audit row abandoned (``loaders.audit``). Line formats
+   are hashed as they are read; a Parquet file (read by random access, footer first) is read
+   from one open handle, which is hashed again once its rows are copied. A Parquet file
+   pyarrow cannot open or read fails naming the file, with nothing landed from it.
 3. Lines the format module quarantines land with a null record and their text in ``raw_line``.
    When PostgreSQL still refuses a record that the format module accepted (jsonb input rules
    Python cannot mirror exactly, such as numeric range or nesting depth), the line is
@@ -28,6 +44,7 @@ and status ``loaded``, ``skipped`` or ``failed`` (with the reason).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import io
@@ -41,13 +58,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from types import ModuleType
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
 
-from loaders import adt, audit, bronze, departments
-from loaders.db import connect
+from loaders import adt, audit, bronze, claims, departments, ehr, fills
+from loaders.db import connect_as_loader
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +89,47 @@ ProgressCallback = Callable[[str, int, int], None]  # (source_file, files done, 
 
 @dataclass(frozen=True)
 class FeedSource:
-    """One file feed: its audit source name, landing table, record column, file suffix and
-    parser (``loaders.adt``, ``loaders.departments``)."""
+    """One file feed: its audit source name, landing table, record column, file name pattern
+    (``prefix*suffix``) and parser (the format modules ``loaders.adt``, ``departments``,
+    ``ehr``, ``claims``, ``fills``)."""
 
     name: str
     table: str
     record_column: str
     suffix: str
     parse: Parser
-    ends_with_newline: bool  # the watcher waits for a final newline before loading a file
+    complete_ending: bytes = b""  # the watcher waits for the file to end with these bytes
+    prefix: str = ""
+    random_access: bool = False  # the parser seeks: it gets the raw handle, hashed afterwards
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}*{self.suffix}"
+
+    def matches(self, lowered: str) -> bool:
+        """Whether a lower-case base name has this feed's pattern."""
+        return lowered.startswith(self.prefix) and lowered.endswith(self.suffix)
 
 
-ADT = FeedSource(adt.SOURCE, adt.TABLE, adt.RECORD_COLUMN, adt.SUFFIX, adt.parse, True)
-DEPARTMENTS = FeedSource(
-    departments.SOURCE,
-    departments.TABLE,
-    departments.RECORD_COLUMN,
-    departments.SUFFIX,
-    departments.parse,
-    False,
-)
-SOURCES = (ADT, DEPARTMENTS)
+def _source(module: ModuleType, **options: Any) -> FeedSource:
+    return FeedSource(
+        module.SOURCE,
+        module.TABLE,
+        module.RECORD_COLUMN,
+        module.SUFFIX,
+        module.parse,
+        prefix=getattr(module, "PREFIX", ""),
+        **options,
+    )
+
+
+ADT = _source(adt, complete_ending=b"\n")
+DEPARTMENTS = _source(departments)
+EHR = _source(ehr, complete_ending=b"\n")
+CLAIMS = _source(claims)
+FILLS = _source(fills, complete_ending=b"PAR1", random_access=True)  # PAR1: the footer's magic
+SOURCES = (ADT, DEPARTMENTS, EHR, CLAIMS, FILLS)
+REALTIME_SOURCES = (ADT, DEPARTMENTS)  # the near-real-time feeds the watcher loads
 
 
 @dataclass(frozen=True)
@@ -164,15 +202,22 @@ def copy_error_row(exc: psycopg.Error) -> int | None:
 
 
 def source_of(name: str, sources: Sequence[FeedSource] = SOURCES) -> FeedSource | None:
-    """The feed a file name belongs to (by suffix, case-insensitive), or None."""
+    """The feed a file's base name belongs to (case-insensitive; of the feeds whose pattern
+    it matches, the one with the longest prefix), or None; also None when that feed is not
+    one of ``sources``: an ``ehr_*.jsonl`` file is never taken for ADT events."""
     lowered = name.lower()
     if lowered.startswith("."):
         return None
-    return next((source for source in sources if lowered.endswith(source.suffix)), None)
+    matching = [source for source in SOURCES if source.matches(lowered)]
+    if not matching:
+        return None
+    source = max(matching, key=lambda source: len(source.prefix))
+    return source if source in sources else None
 
 
 def find_files(path: Path, sources: Sequence[FeedSource] = SOURCES) -> list[FeedFile]:
-    """Every feed file below ``path`` (or ``path`` itself), in sorted relative-path order."""
+    """Every file of these feeds below ``path`` (or ``path`` itself), in sorted relative-path
+    order."""
     path = Path(path)
     if not path.exists():
         raise LoadError(f"{path} does not exist")
@@ -226,6 +271,11 @@ class _HashingReader(io.RawIOBase):
 # --- loading -----------------------------------------------------------------------------------
 
 
+def patterns(sources: Sequence[FeedSource] = SOURCES) -> str:
+    """The feeds' file name patterns, for messages: ``*.jsonl, *.csv, ehr_*.jsonl, ...``."""
+    return ", ".join(source.pattern for source in sources)
+
+
 def load(
     path: Path,
     *,
@@ -235,8 +285,7 @@ def load(
     """Load every feed file below ``path``; raises LoadError when there is none."""
     files = find_files(Path(path))
     if not files:
-        suffixes = ", ".join(f"*{source.suffix}" for source in SOURCES)
-        raise LoadError(f"no feed files ({suffixes}) found in {path}")
+        raise LoadError(f"no feed files ({patterns()}) found in {path}")
     return load_files(files, progress=progress, should_stop=should_stop)
 
 
@@ -286,8 +335,9 @@ def load_files(
 def data_connection() -> psycopg.Connection:
     """A connection for load transactions. Its server session checks every second, even
     while it waits on a lock, that the loader is still there: a killed loader's transaction
-    rolls back and its locks go within about a second, whatever it was doing."""
-    conn = connect(autocommit=True)
+    rolls back and its locks go within about a second, whatever it was doing. It acts as the
+    loader role (WAREHOUSE_LOADER_ROLE) when one is configured."""
+    conn = connect_as_loader(autocommit=True)
     conn.execute("set client_encoding = 'UTF8'")  # what COPY is sent in
     try:
         conn.execute("set client_connection_check_interval = '1s'")
@@ -394,14 +444,14 @@ def _copy_file(
     a concurrent run's lock)."""
     source = feed_file.source
     refused: set[int] = set()  # lines PostgreSQL refused as records: quarantined on retry
-    numbers = array("l")  # the line number of each COPY row of the current attempt
+    numbers = _LineNumbers()  # the line number of each COPY row of the current attempt
     with data_conn.transaction(), data_conn.cursor() as cur:
         waited = audit.lock_key(data_conn, f"feed:{source.name}:{content_md5}")
         prior = audit.loaded_content(data_conn, source.name, content_md5)
         if prior is not None:
             raise _AlreadyLoaded(prior, waited)
         while True:
-            del numbers[:]
+            numbers.clear()
             try:
                 with data_conn.transaction():  # a savepoint: a refused line retries the file
                     rows, quarantined = _copy_rows(
@@ -410,7 +460,7 @@ def _copy_file(
                 break
             except RECORD_ERRORS as exc:
                 row = copy_error_row(exc)
-                line = numbers[row - 1] if row is not None and 0 < row <= len(numbers) else None
+                line = numbers.line_of(row) if row is not None else None
                 where = f"{feed_file.name} line {line}" if line else feed_file.name
                 primary = exc.diag.message_primary or failure_message(exc)
                 if line is None or line in refused:
@@ -425,6 +475,38 @@ def _copy_file(
     return rows, quarantined, waited
 
 
+class _LineNumbers:
+    """The line number of each COPY row (1-based), kept as the rows where numbering jumps
+    (blank lines skipped, multi-line CSV records): rows numbered consecutively, as a
+    Parquet file's are, cost no memory however many there are."""
+
+    def __init__(self) -> None:
+        self._rows = array("q")  # COPY row where a run of consecutive line numbers starts
+        self._lines = array("q")  # the line number of that row
+        self._count = 0
+        self._last = 0
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def append(self, line: int) -> None:
+        self._count += 1
+        if line != self._last + 1 or not self._rows:
+            self._rows.append(self._count)
+            self._lines.append(line)
+        self._last = line
+
+    def __len__(self) -> int:
+        return self._count
+
+    def line_of(self, row: int) -> int | None:
+        """The line number of COPY row ``row``, None when there is no such row."""
+        if not 0 < row <= self._count:
+            return None
+        run = bisect.bisect_right(self._rows, row) - 1
+        return self._lines[run] + row - self._rows[run]
+
+
 def _raw_field(text: str) -> bytes:
     """A quarantined line's text as a COPY field PostgreSQL can store: undecodable bytes and
     NUL become U+FFFD."""
@@ -433,13 +515,23 @@ def _raw_field(text: str) -> bytes:
     return copy_escape(data).replace(b"\n", b"\\n")
 
 
+def _named_errors(
+    feed_file: FeedFile, records: Iterator[tuple[int, bytes | None, str]]
+) -> Iterator[tuple[int, bytes | None, str]]:
+    """The records, a Parquet file's read error turned into a failure naming the file."""
+    try:
+        yield from records
+    except fills.ParquetError as exc:
+        raise _Failed(f"{feed_file.name}: {exc}") from exc
+
+
 def _copy_rows(
     cur: psycopg.Cursor,
     feed_file: FeedFile,
     load_id: uuid.UUID,
     content_md5: str,
     refused: set[int],
-    numbers: array,
+    numbers: _LineNumbers,
 ) -> tuple[int, int]:
     """COPY every row of the file; returns (rows, quarantined rows)."""
     prefix = b"%s\t%s\t%s\t" % (
@@ -451,12 +543,16 @@ def _copy_rows(
     md5 = hashlib.md5()
     parts: list[bytes] = []
     pending = 0
+    source = feed_file.source
     with (
         feed_file.path.open("rb", buffering=0) as handle,
-        cur.copy(_copy_statement(feed_file.source)) as copy,
+        cur.copy(_copy_statement(source)) as copy,
     ):
-        stream = io.BufferedReader(_HashingReader(handle, md5), READ_SIZE)
-        for number, record, text in feed_file.source.parse(stream):
+        if source.random_access:
+            records = source.parse(handle)
+        else:
+            records = source.parse(io.BufferedReader(_HashingReader(handle, md5), READ_SIZE))
+        for number, record, text in _named_errors(feed_file, records):
             if record is not None and number not in refused:
                 row = b"%s%d\t%s\t\\N\n" % (prefix, number, copy_escape(record))
             else:
@@ -472,6 +568,10 @@ def _copy_rows(
                 pending = 0
         if parts:
             copy.write(b"".join(parts))
+        if source.random_access:  # the bytes the rows came from: those of the handle read
+            handle.seek(0)
+            while chunk := handle.read(READ_SIZE):
+                md5.update(chunk)
     if md5.hexdigest() != content_md5:
         raise _Failed(
             f"{feed_file.name} changed during the load: MD5 {content_md5} before, "

@@ -87,9 +87,12 @@ def _system_user() -> str | None:
 
 
 def ensure_database(dbname: str) -> None:
-    """Create ``dbname`` on the configured server if missing; reporting sessions use UTC."""
+    """Create ``dbname`` on the configured server if missing; reporting sessions use UTC. Then
+    the access bootstrap (``loaders.access``: roles, privileges, pseudonym key) runs on it."""
     import psycopg
     from psycopg import sql
+
+    from loaders import access
 
     settings = config.connection_settings()
     with psycopg.connect(settings.conninfo("postgres"), autocommit=True) as conn:
@@ -100,6 +103,7 @@ def ensure_database(dbname: str) -> None:
             conn.execute(
                 sql.SQL("alter database {} set timezone = 'UTC'").format(sql.Identifier(dbname))
             )
+    access.bootstrap(dbname)
 
 
 def drop_database(dbname: str) -> None:

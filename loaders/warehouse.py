@@ -8,7 +8,9 @@ from psycopg import sql
 
 from loaders.db import connect
 
-PROJECT_SCHEMAS = ("bronze", "silver", "snapshots", "gold")
+# restricted: gold tables holding PII; bi: the masked views. Not vault (loaders/access.py): the
+# pseudonym key survives a reset and is never in a backup.
+PROJECT_SCHEMAS = ("bronze", "silver", "snapshots", "gold", "restricted", "bi")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ def relations() -> list[Relation]:
 
 
 def drop_project_schemas() -> list[str]:
-    """Drop every project schema (bronze, silver, snapshots, gold, and the schema in which a
-    build keeps gold's previous versions) of the configured database."""
+    """Drop every project schema (bronze, silver, snapshots, gold, restricted, bi, and the
+    schema in which a build keeps gold's previous versions) of the configured database. The
+    vault schema (the pseudonym key) stays."""
     from loaders.backup import build_holding_schema  # backup imports this module
 
     holding = build_holding_schema()

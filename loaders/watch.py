@@ -3,11 +3,16 @@ replay that drops generated files into a landing folder the way the feed does.
 
 Watcher, one poll every ``poll`` seconds:
 
-* A file is a candidate when it is a feed file (``loaders.feeds``: ``*.jsonl`` or ``*.csv``,
-  no name or folder starting with ``.``, nothing under ``AWSDynamoDB``; so nothing ending in
-  ``.tmp``, ``.part`` or ``.partial``), its content MD5 is not ``loaded`` in the audit, its size
-  and mtime are the same as at the previous poll (a file seen for the first time waits one
-  poll), and, for ``*.jsonl``, its last byte is a newline.
+* A file is a candidate when it is a file of the watched feeds (by default the near-real-time
+  ones, ``loaders.feeds.REALTIME_SOURCES``: ADT ``*.jsonl`` and department ``*.csv``, routed
+  as ``loaders.feeds`` routes names, so EHR ``ehr_*.jsonl``, claims ``claims_*.csv`` and fills
+  ``*.parquet``, batch extracts loaded with ``python -m loaders load``, are ignored rather than
+  taken for ADT or department files; no name or folder starting with ``.``, nothing under
+  ``AWSDynamoDB``; so nothing ending in ``.tmp``, ``.part`` or ``.partial``), its content MD5 is
+  not ``loaded`` in the audit, its size and mtime are the same as at the previous poll (a file
+  seen for the first time waits one poll), and it ends as its feed's complete files end
+  (``FeedSource.complete_ending``): JSON lines with a newline, Parquet with its footer's
+  ``PAR1`` when a watcher is given the fills feed.
 * The candidates of a poll load under one load id, a transaction per file. A file that failed
   is tried again once its size or mtime changes; so is a loaded name whose content changes.
 * Loaded files are pending until a build covers them. A build runs when the pending files are
@@ -206,12 +211,12 @@ class _Pending:
     rows: int
 
 
-def _ends_with_newline(path: Path) -> bool:
+def _ends_with(path: Path, ending: bytes) -> bool:
     try:
         with path.open("rb") as handle:
-            handle.seek(-1, 2)
-            return handle.read(1) == b"\n"
-    except OSError:  # empty (seek before the start) or unreadable
+            handle.seek(-len(ending), 2)
+            return handle.read(len(ending)) == ending
+    except OSError:  # shorter than the ending (seek before the start) or unreadable
         return False
 
 
@@ -228,7 +233,7 @@ class Watcher:
         report: Reporter | None = None,
         clock: Callable[[], float] = time.monotonic,
         stop: threading.Event | None = None,
-        sources: Sequence[feeds.FeedSource] = feeds.SOURCES,
+        sources: Sequence[feeds.FeedSource] = feeds.REALTIME_SOURCES,
     ) -> None:
         if min_files < 1:
             raise ValueError("min_files must be at least 1")
@@ -367,7 +372,8 @@ class Watcher:
                 continue
             if seen.state != "waiting":
                 continue
-            if feed_file.source.ends_with_newline and not _ends_with_newline(feed_file.path):
+            ending = feed_file.source.complete_ending
+            if ending and not _ends_with(feed_file.path, ending):
                 continue
             candidates.append(feed_file)
         for name in set(self._seen) - present:

@@ -25,7 +25,8 @@
         {%- set statements = [] -%}
         {%- for entry in ledger.rows if entry['is_same_schema'] -%}
             {%- set relation = adapter.quote(entry['relation_schema']) ~ '.' ~ adapter.quote(entry['relation_name']) -%}
-            {%- set kept = holding ~ '.' ~ adapter.quote(entry['relation_name']) -%}
+            {%- set kept_name = previous_version_name(entry['relation_schema'], entry['relation_name']) -%}
+            {%- set kept = holding ~ '.' ~ adapter.quote(kept_name) -%}
             {%- if entry['previous_version'] == 'copied' -%}
                 {#- changed in place (incremental): the rows go back into the same table;
                     columns the failed build appended (on_schema_change) go away -#}
@@ -45,15 +46,20 @@
                 {%- do statements.append('insert into ' ~ relation ~ ' select * from ' ~ kept) -%}
                 {%- do statements.append('analyze ' ~ relation) -%}
             {%- else -%}
+                {#- if exists: a bi view goes already with its gold table (cascade) -#}
                 {%- if entry['current_kind'] == 'v' -%}
-                    {%- do statements.append('drop view ' ~ relation ~ ' cascade') -%}
+                    {%- do statements.append('drop view if exists ' ~ relation ~ ' cascade') -%}
                 {%- elif entry['current_kind'] == 'm' -%}
-                    {%- do statements.append('drop materialized view ' ~ relation ~ ' cascade') -%}
+                    {%- do statements.append('drop materialized view if exists ' ~ relation ~ ' cascade') -%}
                 {%- elif entry['current_kind'] is not none -%}
-                    {%- do statements.append('drop table ' ~ relation ~ ' cascade') -%}
+                    {%- do statements.append('drop table if exists ' ~ relation ~ ' cascade') -%}
                 {%- endif -%}
                 {%- if entry['previous_version'] == 'moved' -%}
                     {%- do statements.append('alter table ' ~ kept ~ ' set schema ' ~ adapter.quote(entry['relation_schema'])) -%}
+                    {%- if kept_name != entry['relation_name'] -%}
+                        {%- do statements.append('alter table ' ~ adapter.quote(entry['relation_schema']) ~ '.'
+                            ~ adapter.quote(kept_name) ~ ' rename to ' ~ adapter.quote(entry['relation_name'])) -%}
+                    {%- endif -%}
                 {%- endif -%}
             {%- endif -%}
             {%- do restored.append(entry['relation_schema'] ~ '.' ~ entry['relation_name']) -%}

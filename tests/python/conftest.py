@@ -30,8 +30,10 @@ def warehouse_db() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         started_here = False
         if not config.is_external():
-            was_running = server.status().running
-            current = server.start()
+            current = server.status()
+            was_running = current.running
+            if not was_running:
+                current = server.start()
             started_here = not was_running
             patch.setenv("PGHOST", str(current.socket_dir))
         name = f"test_{uuid.uuid4().hex[:12]}"

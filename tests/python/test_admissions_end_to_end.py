@@ -105,7 +105,7 @@ left join gold.dim_department as admission_versions
     on fct_encounters.admission_department_key = admission_versions.department_key
 left join gold.dim_department as discharge_versions
     on fct_encounters.discharge_department_key = discharge_versions.department_key
-left join gold.dim_patient as patient_versions
+left join restricted.dim_patient as patient_versions
     on fct_encounters.patient_key = patient_versions.patient_key
 """
 ENCOUNTER_COLUMNS = (

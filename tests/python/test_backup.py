@@ -29,7 +29,7 @@ import pytest
 from psycopg import sql
 from warehouse_checks import run_dbt
 
-from loaders import backup, cli, feeds, server
+from loaders import access, backup, cli, feeds, server
 from loaders import treatments as treatments_loader
 from loaders.db import connect
 from loaders.generator import admissions as admissions_generator
@@ -280,6 +280,8 @@ def test_restore_into_a_second_empty_server(
 ) -> None:
     """A PostgreSQL server of its own (pgserver in tmp_path): a fresh cluster, no databases but
     the defaults, the restore creates the warehouse database."""
+    # the bi views' pseudonyms need the same key there (the key never travels in an archive)
+    monkeypatch.setenv(access.KEY_ENV, access.pseudonym_key().decode())
     other = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="delete")
     try:
         socket = other.get_postmaster_info().socket_dir

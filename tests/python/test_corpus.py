@@ -13,7 +13,8 @@ case runs in the module's database after the known-good baseline (``tests/corpus
    are the expected outcome's, and the output holds every ``message_contains`` text;
 4. the baseline's rows (landing tables and audit) are exactly as before, byte for byte;
 5. the rows the case added are the expected count, quarantined on the expected lines, and every
-   landed record equals an independent reading of its line in the input file (verbatim).
+   landed record equals an independent reading of its line in the input file (verbatim; a
+   Parquet file's row read with pyarrow here).
 
 ``CORPUS_EXTRA=DIR[:DIR...]`` adds cases from other folders of the same layout.
 """
@@ -26,17 +27,20 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
 import sys
 from base64 import b64encode
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
@@ -59,7 +63,12 @@ LANDING = {
     "dynamo_treatments": ("item", "data_file"),
     "adt_events": ("event", "source_file"),
     "department_extracts": ("record", "source_file"),
+    "ehr_documents": ("document", "source_file"),
+    "claims": ("record", "source_file"),
+    "prescription_fills": ("record", "source_file"),
 }
+CSV_TABLES = {"department_extracts", "claims"}
+PARQUET_TABLES = {"prescription_fills"}
 AUDIT = "load_audit"
 BOM = b"\xef\xbb\xbf"
 
@@ -305,6 +314,32 @@ def _csv_records(path: Path) -> dict[int, tuple[list[str], str]]:
     return records
 
 
+def _parquet_rows(path: Path) -> list[dict[str, Any]]:
+    """Every row of a Parquet file as pyarrow reads it (the corpus files are small)."""
+    return pq.read_table(path).to_pylist()
+
+
+def _as_landed(value: Any, where: str) -> Any:
+    """A Parquet value as the landed JSON reads back with decimals: dates ISO text, doubles
+    their round-trip text as a decimal, decimals and the rest as they are."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | bool | int | Decimal):
+        return value
+    raise AssertionError(f"{where}: {type(value).__name__} is beyond this reader (add it here)")
+
+
+def _jsonb_cannot_hold(row: dict[str, Any]) -> bool:
+    """A row with a value JSON or jsonb has no form for: NaN or infinity, a NUL character."""
+    return any(
+        (isinstance(value, float) and not math.isfinite(value))
+        or (isinstance(value, str) and "\x00" in value)
+        for value in row.values()
+    )
+
+
 def _shown(line: bytes) -> str:
     """A quarantined line as bronze's raw_line keeps it."""
     return line.decode("utf-8", "replace").replace("\x00", "\ufffd").rstrip("\r\n")
@@ -314,6 +349,7 @@ def _check_verbatim(folder: Path, rows: list[Landed]) -> None:
     """Every landed record equals its line read independently; quarantined rows keep the line."""
     csv_files: dict[str, dict[int, tuple[list[str], str]]] = {}
     line_files: dict[tuple[str | None, str], list[bytes]] = {}
+    parquet_files: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         where = f"{row.table} {row.file} line {row.line}"
         if row.table == "dynamo_treatments":
@@ -326,7 +362,17 @@ def _check_verbatim(folder: Path, rows: list[Landed]) -> None:
             continue
         path = _inside(folder, row.file)
         assert path.is_file(), f"{where}: source_file names no input file"
-        if row.table == "department_extracts" and row.record is not None:
+        if row.table in PARQUET_TABLES:
+            if row.file not in parquet_files:
+                parquet_files[row.file] = _parquet_rows(path)
+            values = parquet_files[row.file][row.line - 1]
+            if row.record is None:
+                assert row.raw_line is not None and _jsonb_cannot_hold(values), where
+            else:
+                expected = {key: _as_landed(value, where) for key, value in values.items()}
+                assert _json(row.record) == expected, where
+            continue
+        if row.table in CSV_TABLES and row.record is not None:
             if row.file not in csv_files:
                 csv_files[row.file] = _csv_records(path)
             fields, header = csv_files[row.file][row.line]
@@ -405,7 +451,7 @@ def test_corpus_case(
 
 def test_the_corpus_covers_every_source() -> None:
     sources = {case.parent.name for case in CASES if case.is_relative_to(CORPUS)}
-    assert {"treatments", "adt", "departments"} <= sources
+    assert {"treatments", "adt", "departments", "ehr", "claims", "fills"} <= sources
 
 
 def test_names_that_are_not_utf8_are_escaped_or_refused(

@@ -151,7 +151,7 @@ def dq_tables(warehouse_db: str) -> Iterator[str]:
     """Hand-made gold.dq_loads and gold.dq_rejects_by_rule (the models' columns and types)."""
     with connect(autocommit=True) as conn:
         conn.execute("create schema if not exists gold")
-        conn.execute("drop table if exists gold.dq_loads, gold.dq_rejects_by_rule")
+        conn.execute("drop table if exists gold.dq_loads, gold.dq_rejects_by_rule cascade")
         conn.execute(
             """
             create table gold.dq_loads (
@@ -189,7 +189,7 @@ def dq_tables(warehouse_db: str) -> Iterator[str]:
         )
     yield warehouse_db
     with connect(autocommit=True) as conn:
-        conn.execute("drop table if exists gold.dq_loads, gold.dq_rejects_by_rule")
+        conn.execute("drop table if exists gold.dq_loads, gold.dq_rejects_by_rule cascade")
 
 
 def test_read_report_from_the_database(dq_tables: str) -> None:
@@ -226,7 +226,7 @@ def test_cli_prints_tables_and_writes_the_page(
 
 def test_missing_tables_are_a_clear_error(dq_tables: str) -> None:
     with connect(autocommit=True) as conn:
-        conn.execute("drop table gold.dq_rejects_by_rule")
+        conn.execute("drop table gold.dq_rejects_by_rule cascade")
     with pytest.raises(RuntimeError, match="dq_rejects_by_rule does not exist"):
         dq_report.read_report()
     assert cli.main(["dq-report", "--html", "unused.html"]) == 1

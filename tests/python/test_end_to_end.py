@@ -206,6 +206,7 @@ def test_end_to_end(warehouse_db: str, tmp_path: Path) -> None:
 WITHOUT_ADMISSIONS_MARTS = (
     "--exclude", "path:models/marts/admissions", "path:models/marts/quality",
     "path:models/intermediate/encounters", "path:models/intermediate/quality",
+    "path:models/bi/admissions", "path:models/bi/quality",
 )
 
 

@@ -34,7 +34,7 @@ from psycopg import sql
 
 from loaders import bronze, feeds
 from loaders import treatments as treatments_loader
-from loaders.db import connect
+from loaders.db import connect, connect_as_loader
 
 pytestmark = pytest.mark.usefixtures("empty_bronze")
 
@@ -292,7 +292,7 @@ def test_two_cli_loads_started_together_land_each_file_once_and_say_so(
     adt = [write_adt(tmp_path, f"adt/adt_{n:02d}.jsonl", n * 1000, 200) for n in range(6)]
     write_departments(tmp_path, "departments/d1.csv", [20, 24, 12])
     write_departments(tmp_path, "departments/d2.csv", [20, 24, 14])
-    with connect(autocommit=True) as conn:
+    with connect_as_loader(autocommit=True) as conn:  # as the loaders create them
         bronze.ensure_tables(conn)
 
     # both start, verify the export and wait on its lock: they race from the same point; then
@@ -353,7 +353,7 @@ def test_a_library_load_that_waited_for_a_concurrent_run_says_so(
         write_export(tmp_path, EXPORT_A, treatments(1, 50), files=2)
         key = f"{treatments_loader.SOURCE}:{EXPORT_A}"
         load = functools.partial(treatments_loader.load, tmp_path)
-    with connect(autocommit=True) as conn:
+    with connect_as_loader(autocommit=True) as conn:  # as the loaders create them
         bronze.ensure_tables(conn)
     results: list[Any] = []
 
@@ -407,7 +407,7 @@ def test_a_feed_loader_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_
     files = [write_adt(tmp_path, f"adt/adt_{n}.jsonl", n * 10_000, lines) for n in range(3)]
     csv = write_departments(tmp_path, "departments/d.csv", [10, 20])
     target = files[1]
-    with connect(autocommit=True) as conn:
+    with connect_as_loader(autocommit=True) as conn:  # as the loaders create them
         bronze.ensure_tables(conn)
 
     killed = loaders(tmp_path)
@@ -471,7 +471,7 @@ def test_a_treatments_loader_killed_mid_export_leaves_nothing_and_the_next_run_l
     folder = write_export(tmp_path, EXPORT_B, treatments(5000, 1500), files=3,
                           export_time="2024-02-01T00:00:00Z")
     second_file = read_manifest_files(folder)[1]["dataFileS3Key"]  # 500 items
-    with connect(autocommit=True) as conn:
+    with connect_as_loader(autocommit=True) as conn:  # as the loaders create them
         bronze.ensure_tables(conn)
 
     killed = loaders(tmp_path)
@@ -523,7 +523,7 @@ def test_a_loader_killed_mid_file_while_another_waits_for_it_the_other_loads_it_
     lines = 2000
     files = [write_adt(tmp_path, f"adt/adt_{n}.jsonl", n * 10_000, lines) for n in range(3)]
     first_key = f"feed:{feeds.ADT.name}:{md5_of(files[0])}"
-    with connect(autocommit=True) as conn:
+    with connect_as_loader(autocommit=True) as conn:  # as the loaders create them
         bronze.ensure_tables(conn)
     runs: list[subprocess.Popen[str]] = []
 

@@ -199,6 +199,9 @@ def test_bronze_tables_match_the_spec_and_every_source_table_exists(tmp_path: Pa
         "adt_events",
         "department_extracts",
         "dynamo_treatments",
+        "ehr_documents",
+        "claims",
+        "prescription_fills",
         "load_audit",
     }
 

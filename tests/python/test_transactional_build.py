@@ -41,7 +41,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from warehouse_checks import DBT, PROJECT_ROOT, fetch_rows, run_dbt
+from warehouse_checks import DBT, PROJECT_ROOT, fetch_rows, profiles_dir, run_dbt
 
 from loaders import feeds
 from loaders import treatments as treatments_loader
@@ -144,7 +144,7 @@ def dbt_command(tmp_path: Path, *args: str) -> list[str]:
     """The command run_dbt runs (same target and log folders, so partial parsing is reused)."""
     return [
         str(DBT), *args,
-        "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+        "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(profiles_dir()),
         "--target-path", str(tmp_path / "dbt-target"), "--log-path", str(tmp_path / "dbt-logs"),
     ]
 

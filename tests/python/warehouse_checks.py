@@ -21,6 +21,13 @@ from psycopg.rows import dict_row
 from loaders.db import connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def profiles_dir() -> Path:
+    """dbt's profiles folder: $DBT_PROFILES_DIR (dbt's own variable, e.g. a profile with the
+    transformer role), else the project root's profiles.yml."""
+    return Path(os.environ.get("DBT_PROFILES_DIR") or PROJECT_ROOT)
+
 DBT = Path(sys.executable).parent / "dbt"
 RATE_TOLERANCE = Fraction(1, 10**9)
 MAX_DIFFS_SHOWN = 10
@@ -32,7 +39,7 @@ def run_dbt(tmp_path: Path, *args: str) -> str:
     command = [
         str(DBT), *args,
         "--project-dir", str(PROJECT_ROOT),
-        "--profiles-dir", str(PROJECT_ROOT),
+        "--profiles-dir", str(profiles_dir()),
         # Own target and log folders: other runs may share the project folder.
         "--target-path", str(tmp_path / "dbt-target"),
         "--log-path", str(tmp_path / "dbt-logs"),

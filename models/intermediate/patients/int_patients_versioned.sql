@@ -6,6 +6,10 @@
     'city': 'text',
     'state': 'text',
     'zip': 'text',
+    'ssn': 'text',
+    'phone': 'text',
+    'email': 'text',
+    'address_line': 'text',
 } -%}
 {#- Sort key of an observation as text elements that order exactly like the window below:
     instant_key (the instant as fixed-width UTC digits, then the source precedence 9 -
@@ -27,8 +31,9 @@ observations_keyed as (
     from observations
 ),
 
--- attribute-level survivorship: each attribute takes its latest non-null value observed at or
--- before the observation (same instant: the lower source_rank wins), in one window pass
+-- attribute-level survivorship with EHR precedence, in one window pass: each attribute takes
+-- the EHR's latest non-null value observed at or before the observation; where the EHR has
+-- none yet, the latest non-null value of any source (same instant: the lower source_rank wins)
 observations_survived as (
     select
         patient_id,
@@ -36,7 +41,10 @@ observations_survived as (
         source_rank,
         observation_id,
         {%- for attribute, data_type in attributes.items() %}
-            {{ last_known_value(attribute, sort_key, 'observation_history', data_type) }} as {{ attribute }}
+            coalesce(
+                {{ last_known_value(attribute, sort_key, 'observation_history', data_type, "source_system = 'ehr'") }},
+                {{ last_known_value(attribute, sort_key, 'observation_history', data_type) }}
+            ) as {{ attribute }}
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from observations_keyed
@@ -59,6 +67,10 @@ patient_observations as (
         city,
         state,
         zip,
+        ssn,
+        phone,
+        email,
+        address_line,
         coalesce(gender, 'unknown') as gender
     from observations_survived
 ),
@@ -66,7 +78,7 @@ patient_observations as (
 {{ business_time_versions(
     'patient_observations',
     'patient_id',
-    ['first_name', 'last_name', 'gender', 'date_of_birth', 'city', 'state', 'zip'],
+    ['first_name', 'last_name', 'gender', 'date_of_birth', 'city', 'state', 'zip', 'ssn', 'phone', 'email', 'address_line'],
     observed_at_column='observed_at',
     tie_breaker_columns=['-source_rank', 'observation_id'],
 ) }}

@@ -1,0 +1,1 @@
+{{ masked_view('admission_kpis_by_age_band') }}

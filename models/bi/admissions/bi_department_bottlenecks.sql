@@ -1,0 +1,1 @@
+{{ masked_view('department_bottlenecks') }}

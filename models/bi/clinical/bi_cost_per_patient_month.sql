@@ -1,0 +1,1 @@
+{{ masked_view('cost_per_patient_month') }}

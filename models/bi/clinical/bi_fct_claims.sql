@@ -1,0 +1,1 @@
+{{ masked_view('fct_claims') }}

@@ -1,0 +1,1 @@
+{{ masked_view('patient_chronic_conditions') }}

@@ -1,0 +1,1 @@
+{{ masked_view('dim_treatment_profile') }}

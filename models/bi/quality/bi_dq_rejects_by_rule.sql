@@ -1,0 +1,1 @@
+{{ masked_view('dq_rejects_by_rule') }}

@@ -1,0 +1,1 @@
+{{ masked_view('avg_treatment_cost_by_type') }}

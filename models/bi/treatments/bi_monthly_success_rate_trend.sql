@@ -1,0 +1,1 @@
+{{ masked_view('monthly_success_rate_trend') }}

@@ -1,0 +1,1 @@
+{{ masked_view('provider_rank_by_total_treatments') }}

@@ -1,0 +1,1 @@
+{{ masked_view('provider_success_rate') }}

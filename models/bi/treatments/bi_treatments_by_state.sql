@@ -1,0 +1,1 @@
+{{ masked_view('treatments_by_state') }}

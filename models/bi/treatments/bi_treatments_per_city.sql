@@ -1,0 +1,1 @@
+{{ masked_view('treatments_per_city') }}
