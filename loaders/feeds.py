@@ -390,7 +390,12 @@ def _load_file(
         result.waited = exc.waited
         same = "" if prior.data_file == feed_file.name else f" from {prior.data_file}"
         when = f" at {prior.finished_at:%Y-%m-%d %H:%M:%S %Z}" if prior.finished_at else ""
-        if run_started is not None and prior.finished_at and prior.finished_at >= run_started:
+        if prior.load_id == load_id:
+            message = (
+                f"content identical to {prior.data_file}, loaded earlier in this run; "
+                "nothing added"
+            )
+        elif run_started is not None and prior.finished_at and prior.finished_at >= run_started:
             result.concurrent_load = prior.load_id
             waited = ", while this run waited for it" if exc.waited else ""
             message = (

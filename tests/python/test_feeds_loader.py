@@ -417,6 +417,25 @@ def test_same_content_under_another_name_is_skipped(tmp_path: Path) -> None:
     assert len(adt_rows()) == 1
 
 
+def test_same_content_twice_in_one_run_is_not_called_concurrent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = write_jsonl(tmp_path, "adt_20251201T001500Z.jsonl", [event(1)])
+    (tmp_path / "adt_20251201T003000Z.jsonl").write_bytes(original.read_bytes())
+
+    first, second = feeds.load(tmp_path)
+
+    assert (first.status, second.status) == ("loaded", "skipped")
+    assert second.message == (
+        "content identical to adt_20251201T001500Z.jsonl, loaded earlier in this run; "
+        "nothing added"
+    )
+    assert second.concurrent_load is None
+    assert cli.main(["load", str(tmp_path)]) == 0
+    assert "concurrent" not in capsys.readouterr().out
+    assert len(adt_rows()) == 1
+
+
 def test_changed_content_under_the_same_name_loads(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path, "a.jsonl", [event(1)])
     [first] = feeds.load(tmp_path)
