@@ -21,6 +21,7 @@ import pytest
 
 from loaders import cli, feeds, fills, watch
 from loaders.db import connect
+from loaders.generator.claims import FILLS_SCHEMA
 
 pytestmark = pytest.mark.usefixtures("empty_bronze")
 
@@ -28,19 +29,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLAIMS_HEADER = (
     "claim_id,claim_version,patient_id,provider_id,claim_type,admit_date,discharge_date,"
     "service_date,primary_dx,procedure_code,billed_amount,allowed_amount,paid_amount,status"
-)
-FILLS_SCHEMA = pa.schema(
-    [
-        ("rx_id", pa.string()),
-        ("patient_id", pa.string()),
-        ("prescriber_id", pa.string()),
-        ("ndc", pa.string()),
-        ("drug_name", pa.string()),
-        ("fill_date", pa.date32()),
-        ("days_supply", pa.int32()),
-        ("quantity", pa.float64()),
-        ("cost", pa.decimal128(12, 2)),
-    ]
 )
 
 

@@ -20,10 +20,7 @@ diagnoses_unnested as (
     from visits
     cross join
         lateral jsonb_array_elements(
-            case
-                when jsonb_typeof(visits.visit -> 'diagnoses') = 'array' then visits.visit -> 'diagnoses'
-                else cast('[]' as jsonb)
-            end
+            {{ jsonb_array_or_empty("visits.visit -> 'diagnoses'") }}
         ) with ordinality as diagnosis_elements (diagnosis, diagnosis_number)
 ),
 

@@ -29,10 +29,7 @@ documents_decoded as (
         {{ json_text('document', ['address', 'state']) }} as state,
         {{ json_text('document', ['address', 'zip']) }} as zip,
         {{ json_text('document', 'updated_at') }} as updated_at_text,
-        case
-            when jsonb_typeof(document -> 'visits') = 'array' then document -> 'visits'
-            else cast('[]' as jsonb)
-        end as visits
+        {{ jsonb_array_or_empty("document -> 'visits'") }} as visits
     from documents_source
 ),
 

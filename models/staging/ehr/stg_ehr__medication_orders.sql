@@ -20,10 +20,7 @@ orders_unnested as (
     from visits
     cross join
         lateral jsonb_array_elements(
-            case
-                when jsonb_typeof(visits.visit -> 'treatments') = 'array' then visits.visit -> 'treatments'
-                else cast('[]' as jsonb)
-            end
+            {{ jsonb_array_or_empty("visits.visit -> 'treatments'") }}
         ) with ordinality as order_elements (medication_order, order_number)
 ),
 

@@ -20,10 +20,7 @@ notes_unnested as (
     from visits
     cross join
         lateral jsonb_array_elements(
-            case
-                when jsonb_typeof(visits.visit -> 'provider_notes') = 'array' then visits.visit -> 'provider_notes'
-                else cast('[]' as jsonb)
-            end
+            {{ jsonb_array_or_empty("visits.visit -> 'provider_notes'") }}
         ) with ordinality as note_elements (note, note_number)
 ),
 

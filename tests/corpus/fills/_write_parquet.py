@@ -14,21 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loaders.generator.claims import FILLS_SCHEMA as SCHEMA
+
 CORPUS = Path(__file__).resolve().parents[1]
 FILLS = CORPUS / "fills"
-SCHEMA = pa.schema(
-    [
-        ("rx_id", pa.string()),
-        ("patient_id", pa.string()),
-        ("prescriber_id", pa.string()),
-        ("ndc", pa.string()),
-        ("drug_name", pa.string()),
-        ("fill_date", pa.date32()),
-        ("days_supply", pa.int32()),
-        ("quantity", pa.float64()),
-        ("cost", pa.decimal128(12, 2)),
-    ]
-)
 
 
 def fill(number: int, **values: Any) -> dict[str, Any]:
