@@ -17,7 +17,7 @@ DAYS ?= 60
 SEED ?= 42
 
 .PHONY: run test venv deps db-start db-stop db-status generate load build docs lint reset clean \
-	watch replay dq-report backup restore
+	watch replay dq-report backup restore bench
 
 run: deps db-start generate
 	$(PY) -m loaders load $(DATA)/cycle-1
@@ -95,6 +95,14 @@ lint: deps
 
 reset: venv
 	$(PY) -m loaders reset
+
+# The performance benchmark (README, "Benchmark"): generates every source at BENCH_TREATMENTS
+# (and a tenth of it) into data/bench once, measures on scratch databases and writes JSON and
+# markdown figures into results/. About 40 minutes at 1,000,000 treatments on 2 cores.
+BENCH_TREATMENTS ?= 1000000
+bench: deps db-start
+	$(VENV)/bin/pip install --quiet -e ".[bench]"
+	$(PY) -m loaders bench --treatments $(BENCH_TREATMENTS)
 
 # A pg_dump archive of the project's schemas into backups/ (git-ignored), and its restore:
 # `make restore FILE=backups/warehouse-....dump` (add FORCE=1 to replace existing schemas,

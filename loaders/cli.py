@@ -1,4 +1,5 @@
-"""Command line: ``python -m loaders <command>``. The only module that prints."""
+"""Command line: ``python -m loaders <command>``. The only module that prints, besides the
+benchmark (``loaders.bench``), which prints its progress as it measures."""
 
 from __future__ import annotations
 
@@ -485,6 +486,26 @@ def _dq_table(title: str, columns: tuple[str, ...], numeric: int) -> Table:
     return table
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from loaders.bench import run
+    from loaders.bench.common import Context
+
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown = sorted(set(parts) - set(run.PARTS))
+    if unknown or args.repeats < 3 or args.treatments < 1_000:
+        raise RuntimeError(
+            f"bench: the parts are {', '.join(run.PARTS)}"
+            f"{' (unknown: ' + ', '.join(unknown) + ')' if unknown else ''}; "
+            "--repeats must be at least 3 and --treatments at least 1,000"
+        )
+    context = Context(data=Path(args.data), treatments=args.treatments, repeats=args.repeats)
+    json_path, md_path, text = run.main(context, parts, Path(args.results))
+    console.print()
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"figures written to {json_path} and {md_path}")
+    return 0
+
+
 def _dq_report(args: argparse.Namespace) -> int:
     from loaders import dq_report
 
@@ -649,6 +670,21 @@ def build_parser() -> argparse.ArgumentParser:
     dq.add_argument("--html", default="reports/dq-report.html",
                     help="where to write the HTML page (default reports/dq-report.html)")
     dq.set_defaults(func=_dq_report)
+
+    bench = commands.add_parser(
+        "bench", help="the performance benchmark (README, Benchmark): figures into results/"
+    )
+    bench.add_argument("--treatments", type=int, default=1_000_000,
+                       help="the large size (default 1,000,000); the small one is a tenth")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="timed runs of each contender (default 3, at least 3)")
+    bench.add_argument("--parts", default="landing,silver,memory,builds",
+                       help="comma-separated parts to measure (default: all)")
+    bench.add_argument("--data", default="data/bench",
+                       help="where generated sources are kept between runs (default data/bench)")
+    bench.add_argument("--results", default="results",
+                       help="folder for the JSON and markdown figures (default results)")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -6,13 +6,17 @@ export found below the given path, in ``exportTime`` order:
 
 1. An export the audit already lists as loaded with the same manifest (MD5 of
    ``manifest-files.json``) is skipped; the same export id with another manifest is refused.
-2. Every data file is verified before anything is loaded: the key resolves inside the export's
-   own folder (and to no file listed before), the file exists, the base64 MD5 of its bytes
-   equals ``md5Checksum`` and its count of non-empty lines equals ``itemCount``; the summary's
-   ``itemCount`` equals their sum. Any mismatch refuses the whole export.
+2. Every data file's bytes are verified before anything is loaded: the key resolves inside the
+   export's own folder (and to no file listed before), the file exists and the base64 MD5 of
+   its bytes equals ``md5Checksum``; the summary's ``itemCount`` equals the sum of the files'.
+   Any mismatch refuses the whole export.
 3. All data files of the export are copied in one transaction (one ``COPY ... FROM STDIN`` per
-   file, text format, streamed in blocks of about 1 MB). Any error rolls the export back; the
-   audit then names the data file and line, and the next export is loaded.
+   file, text format, streamed in blocks of about 1 MB). The same pass checks each file's gzip
+   stream, that its count of non-empty lines equals ``itemCount`` and that its MD5 is still
+   the one verified. Any error rolls the export back; the files are then verified in full
+   (step 2, the gzip streams and the item counts): a mismatch refuses the export, naming every
+   problem found, as step 2 does; otherwise the audit names the data file and line of the
+   failure. Then the next export is loaded.
 
 Each landed line keeps its load id, export id, data file key, 1-based line number and load time.
 Empty lines are skipped and not counted, but line numbers stay those of the decompressed file.
@@ -25,6 +29,8 @@ import hashlib
 import json
 import logging
 import os
+import queue
+import threading
 import time
 import uuid
 import zlib
@@ -37,6 +43,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.copy import LibpqWriter
 
 from loaders import audit, bronze
 from loaders.feeds import copy_error_row, data_connection, text_name
@@ -58,6 +66,7 @@ READ_SIZE = 256 * 1024  # compressed bytes read at a time
 BLOCK_SIZE = 1024 * 1024  # at most this many decompressed bytes per block (about one COPY chunk)
 MAX_PROBLEMS_SHOWN = 5
 VERIFY_THREADS = min(4, os.cpu_count() or 1)
+QUEUED_BLOCKS = 8  # COPY blocks made ahead of the sending thread (0: send from the caller)
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -330,8 +339,12 @@ def _file_md5(path: Path) -> Any:
     return md5
 
 
-def verify_file(data_file: DataFile) -> FileCheck:
-    """Check one data file against its manifest entry; never raises for a bad file."""
+def verify_file(data_file: DataFile, *, content: bool = True) -> FileCheck:
+    """Check one data file against its manifest entry; never raises for a bad file.
+
+    Without ``content`` only the file's bytes are checked (the key, the file, its MD5): the
+    gzip stream and the item count are then checked as the file is copied.
+    """
     if data_file.problem or data_file.path is None:
         return FileCheck(None, None, None, (data_file.problem or f"{data_file.key}: unusable",))
     if not data_file.path.is_file():
@@ -339,19 +352,21 @@ def verify_file(data_file: DataFile) -> FileCheck:
             None, None, None, (f"{data_file.key}: file missing (expected at {data_file.path})",)
         )
     md5 = hashlib.md5()
-    items: int | None = 0
+    items: int | None = None
     problems: list[str] = []
     try:
         size = data_file.path.stat().st_size
-        count = 0
-        for block in _line_blocks(data_file.path, md5):
-            count += _count_items(block)
-        items = count
+        if content:
+            count = 0
+            for block in _line_blocks(data_file.path, md5):
+                count += _count_items(block)
+            items = count
+        else:
+            md5 = _file_md5(data_file.path)
     except OSError as exc:
         return FileCheck(None, None, None, (f"{data_file.key}: cannot be read ({exc})",))
     except (zlib.error, EOFError) as exc:
         problems.append(f"{data_file.key}: not a valid gzip file ({exc})")
-        items = None
         md5 = _file_md5(data_file.path)  # the whole file's checksum, for the message
     found_b64 = base64.b64encode(md5.digest()).decode()
     if found_b64 != data_file.md5_checksum:
@@ -365,6 +380,15 @@ def verify_file(data_file: DataFile) -> FileCheck:
             f"{data_file.expected_items}, file has {items} non-empty lines"
         )
     return FileCheck(md5.hexdigest(), size, items, tuple(problems))
+
+
+def verify_export(export: Export, *, content: bool = True) -> list[FileCheck]:
+    """``verify_file`` for every data file of the export, on VERIFY_THREADS threads (zlib and
+    MD5 release the GIL)."""
+    with ThreadPoolExecutor(max_workers=VERIFY_THREADS) as pool:
+        return list(
+            pool.map(lambda data_file: verify_file(data_file, content=content), export.files)
+        )
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -388,8 +412,55 @@ def _copy_statement() -> sql.Composed:
     )
 
 
+class _QueuedWriter(LibpqWriter):
+    """Sends the COPY data on a thread of its own, at most QUEUED_BLOCKS blocks behind the
+    thread that makes them: the server is never left waiting while the next block is made."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        super().__init__(cursor)
+        self._queue: queue.Queue[Buffer] = queue.Queue(maxsize=QUEUED_BLOCKS)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _send(self) -> None:
+        try:
+            while data := self._queue.get():
+                super().write(data)
+        except BaseException as exc:  # raised in the thread that writes
+            self._error = exc
+            while self._queue.get():  # drained, so that write() never blocks for ever
+                pass
+
+    def write(self, data: Buffer) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._send, name="copy-sender", daemon=True)
+            self._thread.start()
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if self._thread is not None:
+            self._queue.put(b"")
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        super().finish(exc)
+
+
+def _writer(cur: psycopg.Cursor[Any]) -> LibpqWriter:
+    return _QueuedWriter(cur) if QUEUED_BLOCKS else LibpqWriter(cur)
+
+
 def _copy_rows(block: bytes, prefix: bytes, first_line: int) -> tuple[bytes, int]:
     """COPY text rows for the non-empty lines of a block; returns them and their count."""
+    rows, count, _ = _copy_block(block, prefix, first_line)
+    return rows, count
+
+
+def _copy_block(block: bytes, prefix: bytes, first_line: int) -> tuple[bytes, int, int]:
+    """``_copy_rows`` and the number of lines in the block, empty ones included."""
     lines = _escape(block).split(b"\n")
     lines.pop()  # the block ends with a newline
     out: list[bytes] = []
@@ -401,7 +472,7 @@ def _copy_rows(block: bytes, prefix: bytes, first_line: int) -> tuple[bytes, int
             append(b"%d\t" % number)
             append(line)
             append(b"\n")
-    return b"".join(out), len(out) // 4
+    return b"".join(out), len(out) // 4, len(lines)
 
 
 def _nth_item_line(path: Path, nth: int) -> int | None:
@@ -518,42 +589,20 @@ def _load_export(
     export_audit = audit.start(
         audit_conn, **common, content_md5=export.manifest_md5, expected_items=export.expected_items
     )
-    with ThreadPoolExecutor(max_workers=VERIFY_THREADS) as pool:  # zlib and md5 release the GIL
-        checks = list(pool.map(verify_file, export.files))
+    # the bytes first (a missing file or a wrong MD5 refuses the export before any row is
+    # copied); the gzip streams and item counts are checked as the files are copied
+    checks = verify_export(export, content=False)
     verified = time.perf_counter()
     log.info(
-        "export %s: %d data files verified in %.2f s",
+        "export %s: %d data files' bytes verified in %.2f s",
         export.export_id,
         len(export.files),
         verified - started,
     )
-    total_bytes = sum(check.size or 0 for check in checks)
-    problems = [problem for check in checks for problem in check.problems]
-    if export.count_problem:
-        problems.append(export.count_problem)
-    if problems:
-        message = _refusal_message(problems)
-        for data_file, check in zip(export.files, checks, strict=True):
-            audit.record(
-                audit_conn,
-                **common,
-                status="refused",
-                data_file=data_file.key,
-                content_md5=check.md5_hex,
-                expected_items=data_file.expected_items,
-                loaded_items=0,
-                bytes_=check.size,
-                error="; ".join(check.problems) or "verified, not loaded: the export was refused",
-            )
-        audit.finish(
-            audit_conn,
-            export_audit,
-            status="refused",
-            loaded_items=0,
-            bytes_=total_bytes,
-            error=message,
+    if export.count_problem or any(check.problems for check in checks):
+        return done(
+            "refused", _refuse(export, verify_export(export), load_id, audit_conn, export_audit)
         )
-        return done("refused", message)
 
     try:
         items, result.waited = _copy_export(
@@ -571,6 +620,11 @@ def _load_export(
         )
         return done(status, message)
     except (_Failed, psycopg.Error, OSError, zlib.error, EOFError) as exc:
+        # rolled back. Verified in full now: a gzip stream or an item count that does not match
+        # the manifest refuses the export, as a mismatch found before the copy does
+        checks = verify_export(export)
+        if any(check.problems for check in checks):
+            return done("refused", _refuse(export, checks, load_id, audit_conn, export_audit))
         message = _failure_message(exc)
         file_audit = exc.audit_id if isinstance(exc, _Failed) else None
         _record_failure(export, checks, load_id, audit_conn, export_audit, message, file_audit)
@@ -618,6 +672,57 @@ def _judge_prior(
         f"export {export.export_id} was loaded before by load {prior.load_id}{when} "
         f"with manifest MD5 {prior.content_md5}; this manifest has MD5 {export.manifest_md5}"
     )
+
+
+def _refuse(
+    export: Export,
+    checks: list[FileCheck],
+    load_id: uuid.UUID,
+    audit_conn: psycopg.Connection,
+    export_audit: int,
+) -> str:
+    """Audit the export and each of its data files ``refused`` (a file the copy had started,
+    its row closed so); returns the message naming the problems."""
+    problems = [problem for check in checks for problem in check.problems]
+    if export.count_problem:
+        problems.append(export.count_problem)
+    message = _refusal_message(problems)
+    started = _started_files(audit_conn, load_id, export.export_id)
+    for data_file, check in zip(export.files, checks, strict=True):
+        error = "; ".join(check.problems) or "verified, not loaded: the export was refused"
+        if data_file.key in started:
+            audit.finish(
+                audit_conn,
+                started[data_file.key],
+                status="refused",
+                loaded_items=0,
+                bytes_=check.size,
+                content_md5=check.md5_hex,
+                error=error,
+            )
+            continue
+        audit.record(
+            audit_conn,
+            load_id=load_id,
+            source=SOURCE,
+            export_id=export.export_id,
+            status="refused",
+            data_file=data_file.key,
+            content_md5=check.md5_hex,
+            expected_items=data_file.expected_items,
+            loaded_items=0,
+            bytes_=check.size,
+            error=error,
+        )
+    audit.finish(
+        audit_conn,
+        export_audit,
+        status="refused",
+        loaded_items=0,
+        bytes_=sum(check.size or 0 for check in checks),
+        error=message,
+    )
+    return message
 
 
 def _refusal_message(problems: list[str]) -> str:
@@ -669,13 +774,13 @@ def _copy_export(
             md5 = hashlib.md5()
             loaded = 0
             try:
-                with cur.copy(copy_sql) as copy:
+                with cur.copy(copy_sql, writer=_writer(cur)) as copy:
                     first_line = 1
                     for block in _line_blocks(data_file.path, md5):
-                        rows, count = _copy_rows(block, prefix, first_line)
-                        first_line += block.count(b"\n")
-                        if rows:
-                            copy.write(rows)
+                        rows, count, lines = _copy_block(block, prefix, first_line)
+                        first_line += lines
+                        if rows:  # a view: psycopg sends it in slices without copying them
+                            copy.write(memoryview(rows))
                         loaded += count
                         if progress and count:
                             progress(export.export_id, done + loaded, total)
@@ -726,16 +831,7 @@ def _record_failure(
     audit.fail_running(
         audit_conn, load_id, export.export_id, f"rolled back with the export: {message}"
     )
-    started = {
-        row[0]
-        for row in audit_conn.execute(
-            sql.SQL(
-                "select data_file from {} where load_id = %s and export_id = %s"
-                " and data_file is not null"
-            ).format(audit.table()),
-            (load_id, export.export_id),
-        )
-    }
+    started = _started_files(audit_conn, load_id, export.export_id)
     for data_file, check in zip(export.files, checks, strict=True):
         if data_file.key not in started:
             audit.record(
@@ -751,3 +847,14 @@ def _record_failure(
                 bytes_=check.size,
                 error=f"not loaded: the export failed ({message})",
             )
+
+
+def _started_files(
+    audit_conn: psycopg.Connection, load_id: uuid.UUID, export_id: str
+) -> dict[str, int]:
+    """The audit rows of the data files this load started for the export, by data file."""
+    query = sql.SQL(
+        "select data_file, audit_id from {} where load_id = %s and export_id = %s"
+        " and data_file is not null"
+    ).format(audit.table())
+    return {row[0]: row[1] for row in audit_conn.execute(query, (load_id, export_id))}

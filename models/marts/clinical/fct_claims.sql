@@ -1,3 +1,14 @@
+{#- BI indexes: claims by hospital and service date (hospital_id is also the row-level security
+    predicate of every hospital role), and one patient's claims. -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['hospital_id', 'service_date']},
+            {'columns': ['patient_id']},
+        ],
+    )
+}}
+
 with
 
 claims as (

@@ -1,3 +1,14 @@
+{#- BI indexes: diagnoses of a condition (ICD-10 code or prefix: text_pattern_ops serves LIKE 'E11%'),
+    and one patient's diagnoses. -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['icd10_code text_pattern_ops']},
+            {'columns': ['patient_id']},
+        ],
+    )
+}}
+
 with
 
 diagnoses as (

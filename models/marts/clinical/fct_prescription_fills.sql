@@ -1,3 +1,14 @@
+{#- BI indexes: fills by hospital and fill date (hospital_id is also the row-level security
+    predicate of every hospital role), and one patient's fills. -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['hospital_id', 'fill_date']},
+            {'columns': ['patient_id']},
+        ],
+    )
+}}
+
 with
 
 prescription_fills as (

@@ -1,3 +1,14 @@
+{#- BI indexes: visits by hospital and visit date (hospital_id is also the row-level security
+    predicate of every hospital role), and one patient's visits. -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['hospital_id', 'visit_date']},
+            {'columns': ['patient_id']},
+        ],
+    )
+}}
+
 with
 
 visits as (

@@ -1,3 +1,13 @@
+{#- BI indexes: a patient's versions by natural key and as-of date (the facts' point-in-time joins
+    and BI lookups of one patient). -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['patient_id', 'valid_from']},
+        ],
+    )
+}}
+
 with
 
 patients_snapshot as (

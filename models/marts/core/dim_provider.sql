@@ -1,3 +1,13 @@
+{#- BI indexes: a provider's versions by natural key and as-of date (the facts' point-in-time joins
+    and BI lookups of one provider). -#}
+{{
+    config(
+        indexes=[
+            {'columns': ['provider_id', 'valid_from']},
+        ],
+    )
+}}
+
 with
 
 providers_snapshot as (

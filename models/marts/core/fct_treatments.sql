@@ -8,6 +8,10 @@
          differ), e.g. because late data split or closed a version.
     The post-hook deletes facts whose treatment is no longer in stg_dynamo__treatments (its
     latest version is now rejected), which delete+insert alone would keep.
+    Indexes: treatment_id (unique) serves the merge's delete and single look-ups;
+    (hospital_id, treatment_date) the dashboards' hospital and date-range filters (hospital_id
+    is also the row-level security predicate of every hospital role); provider_id the provider
+    rankings' drill-down to a provider's treatments.
 -#}
 -- depends_on: {{ ref('stg_dynamo__treatment_versions') }}
 {{
@@ -16,6 +20,11 @@
         unique_key='treatment_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['treatment_id'], 'unique': true},
+            {'columns': ['hospital_id', 'treatment_date']},
+            {'columns': ['provider_id']},
+        ],
         post_hook="
             delete from {{ this }} as facts
             where not exists (

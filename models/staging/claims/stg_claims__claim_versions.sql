@@ -15,7 +15,9 @@ claim_status_map as (
     select * from {{ ref('claim_status_map') }}
 ),
 
-fields_trimmed as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+fields_trimmed as materialized (
     select
         load_id,
         source_file,
@@ -40,7 +42,8 @@ fields_trimmed as (
     from claims_source
 ),
 
-values_parsed as (
+-- materialized: the parsed values are used several times below
+values_parsed as materialized (
     select
         fields_trimmed.*,
         {{ safe_integer('fields_trimmed.claim_version_text') }} as claim_version_number,

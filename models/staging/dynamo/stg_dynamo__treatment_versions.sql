@@ -1,7 +1,55 @@
+{#-
+    Incremental: a run decodes only the bronze lines of loads it has not staged yet (found in the
+    small load audit; bronze is read through its primary key, which starts with export_id), then ranks
+    them together with the staged versions of the same treatments; those are replaced (delete+
+    insert on the line's key) with their is_latest_version recomputed. Nothing else is touched.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['export_id', 'data_file', 'line_number'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "create unique index if not exists {{ this.identifier }}_line_idx
+                on {{ this }} (export_id, data_file, line_number)",
+            "create index if not exists {{ this.identifier }}_treatment_id_idx on {{ this }} (treatment_id)",
+            "create index if not exists {{ this.identifier }}_load_id_idx on {{ this }} (load_id)",
+        ],
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+
+    loads_to_stage as (
+        select
+            load_audit.load_id,
+            load_audit.export_id
+        from {{ source('loader', 'load_audit') }} as load_audit
+        where
+            load_audit.source = 'dynamo_treatments'
+            and load_audit.status = 'loaded'
+            and not exists (
+                select from {{ this }} as staged
+                where staged.load_id = load_audit.load_id
+            )
+    ),
+
+{% endif %}
 
 treatments_source as (
     select * from {{ source('dynamo', 'treatments') }}
+    {% if is_incremental() %}
+        -- an export is landed by one load: its lines are found through the primary key
+        where (export_id, load_id) in (
+            select
+                loads_to_stage.export_id,
+                loads_to_stage.load_id
+            from loads_to_stage
+        )
+    {% endif %}
 ),
 
 gender_map as (
@@ -14,16 +62,20 @@ outcome_status_map as (
 
 items_unwrapped as (
     select
-        export_id,
-        data_file,
-        line_number,
-        load_id,
-        loaded_at,
-        {{ dynamo_item('item') }} as attributes
+        treatments_source.export_id,
+        treatments_source.data_file,
+        treatments_source.line_number,
+        treatments_source.load_id,
+        treatments_source.loaded_at,
+        unwrapped.attributes
     from treatments_source
+    -- evaluated once per line (a column of the source would be re-evaluated for every use)
+    cross join lateral (values ({{ dynamo_item('item') }})) as unwrapped (attributes)
 ),
 
-attributes_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+attributes_decoded as materialized (
     select
         export_id,
         data_file,
@@ -127,6 +179,113 @@ categories_mapped as (
         on lower(btrim(values_parsed.outcome_status_raw)) = outcome_status_map.outcome_status_raw
 ),
 
+versions_checked as (
+    select
+        *,
+        case
+            when treatment_id is null then 'missing_treatment_id'
+            when patient_id is null then 'missing_patient_id'
+            when provider_id is null then 'missing_provider_id'
+            when modified_at is null then 'invalid_modified_at'
+            when treated_at is null then 'invalid_treatment_ts'
+            when treated_at > modified_at then 'treatment_ts_after_modified_at'
+            when outcome_status is null then 'unknown_outcome'
+        end as reject_rule
+    from categories_mapped
+),
+
+{% if is_incremental() %}
+
+    -- the staged versions of the treatments this run brings, ranked again with the new lines
+    versions_to_rank as (
+        select
+            export_id,
+            data_file,
+            line_number,
+            load_id,
+            loaded_at,
+            treatment_id,
+            patient_id,
+            patient_first_name,
+            patient_last_name,
+            patient_gender,
+            patient_date_of_birth,
+            patient_city,
+            patient_state,
+            patient_zip,
+            provider_id,
+            provider_name,
+            provider_specialty,
+            provider_hospital_id,
+            provider_city,
+            provider_state,
+            disease_code,
+            disease_name,
+            treatment_type,
+            outcome_status_raw,
+            outcome_status,
+            cost,
+            cost_raw,
+            is_cost_invalid,
+            treatment_ts_raw,
+            treated_at,
+            modified_at,
+            medication_count,
+            medications,
+            is_emergency,
+            notes,
+            reject_rule
+        from versions_checked
+        union all
+        select
+            staged.export_id,
+            staged.data_file,
+            staged.line_number,
+            staged.load_id,
+            staged.loaded_at,
+            staged.treatment_id,
+            staged.patient_id,
+            staged.patient_first_name,
+            staged.patient_last_name,
+            staged.patient_gender,
+            staged.patient_date_of_birth,
+            staged.patient_city,
+            staged.patient_state,
+            staged.patient_zip,
+            staged.provider_id,
+            staged.provider_name,
+            staged.provider_specialty,
+            staged.provider_hospital_id,
+            staged.provider_city,
+            staged.provider_state,
+            staged.disease_code,
+            staged.disease_name,
+            staged.treatment_type,
+            staged.outcome_status_raw,
+            staged.outcome_status,
+            staged.cost,
+            staged.cost_raw,
+            staged.is_cost_invalid,
+            staged.treatment_ts_raw,
+            staged.treated_at,
+            staged.modified_at,
+            staged.medication_count,
+            staged.medications,
+            staged.is_emergency,
+            staged.notes,
+            staged.reject_rule
+        from {{ this }} as staged
+        where staged.treatment_id in (select versions_checked.treatment_id from versions_checked)
+    ),
+
+{% else %}
+
+    versions_to_rank as (
+        select * from versions_checked
+    ),
+
+{% endif %}
+
 versions_ranked as (
     select
         *,
@@ -138,17 +297,8 @@ versions_ranked as (
                 loaded_at desc,
                 data_file desc,
                 line_number desc
-        ) = 1 as is_latest_version,
-        case
-            when treatment_id is null then 'missing_treatment_id'
-            when patient_id is null then 'missing_patient_id'
-            when provider_id is null then 'missing_provider_id'
-            when modified_at is null then 'invalid_modified_at'
-            when treated_at is null then 'invalid_treatment_ts'
-            when treated_at > modified_at then 'treatment_ts_after_modified_at'
-            when outcome_status is null then 'unknown_outcome'
-        end as reject_rule
-    from categories_mapped
+        ) = 1 as is_latest_version
+    from versions_to_rank
 ),
 
 versions_final as (

@@ -24,7 +24,9 @@ diagnoses_unnested as (
         ) with ordinality as diagnosis_elements (diagnosis, diagnosis_number)
 ),
 
-diagnoses_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+diagnoses_decoded as materialized (
     select
         visit_id,
         patient_id,

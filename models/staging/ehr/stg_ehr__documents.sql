@@ -8,7 +8,9 @@ gender_map as (
     select * from {{ ref('gender_map') }}
 ),
 
-documents_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+documents_decoded as materialized (
     select
         load_id,
         loaded_at,

@@ -24,7 +24,9 @@ orders_unnested as (
         ) with ordinality as order_elements (medication_order, order_number)
 ),
 
-orders_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+orders_decoded as materialized (
     select
         visit_id,
         patient_id,

@@ -24,7 +24,9 @@ notes_unnested as (
         ) with ordinality as note_elements (note, note_number)
 ),
 
-notes_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+notes_decoded as materialized (
     select
         {{ json_text('note', 'note_id') }} as note_id,
         visit_id,

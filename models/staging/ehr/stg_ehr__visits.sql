@@ -24,7 +24,9 @@ visits_unnested as (
     where documents.is_latest_document
 ),
 
-visits_decoded as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+visits_decoded as materialized (
     select
         load_id,
         source_file,

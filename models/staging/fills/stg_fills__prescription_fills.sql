@@ -4,7 +4,9 @@ fills_source as (
     select * from {{ source('fills', 'prescription_fills') }}
 ),
 
-fields_trimmed as (
+-- materialized: the steps below use each extracted text several times; inlined, PostgreSQL
+-- would repeat the JSON extraction for every use
+fields_trimmed as materialized (
     select
         load_id,
         source_file,
@@ -24,7 +26,8 @@ fields_trimmed as (
     from fills_source
 ),
 
-values_parsed as (
+-- materialized: the parsed values are used several times below
+values_parsed as materialized (
     select
         load_id,
         source_file,

@@ -1,0 +1,135 @@
+"""What the benchmark parts share: scratch databases, alternating timed runs, figures."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Context:
+    """Where the generated sources are and how hard to measure."""
+
+    data: Path  # generated sources: t{N}/ (treatment exports), a{N}/ (admissions), c{N}/ (clinical)
+    treatments: int  # the large size; the small size is a tenth of it
+    repeats: int
+    scratch: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scratch = self.data / "scratch"
+
+    @property
+    def small(self) -> int:
+        return self.treatments // 10
+
+    def exports(self, n: int) -> Path:
+        """The treatments generator's output (cycle-1/, cycle-2/) for ``n`` treatments."""
+        return self.data / f"t{n}"
+
+    def admissions(self, n: int) -> Path:
+        return self.data / f"a{n}" / "landing"
+
+    def clinical(self, n: int) -> Path:
+        return self.data / f"c{n}" / "landing"
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A fresh database ``bench_<name>_<random>`` (roles and key bootstrapped) that PGDATABASE
+    names inside the block; dropped afterwards."""
+    from loaders import server
+
+    dbname = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    server.ensure_database(dbname)
+    previous = os.environ.get("PGDATABASE")
+    os.environ["PGDATABASE"] = dbname
+    try:
+        yield dbname
+    finally:
+        if previous is None:
+            os.environ.pop("PGDATABASE", None)
+        else:
+            os.environ["PGDATABASE"] = previous
+        server.drop_database(dbname)
+
+
+def race(
+    contenders: dict[str, Callable[[], Any]],
+    repeats: int,
+    before_each: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Wall seconds of each contender, run alternately (a, b, c, a, b, c, ...) ``repeats``
+    times each; ``before_each(name)`` runs untimed before every run."""
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    for repeat in range(1, repeats + 1):
+        for name, run in contenders.items():
+            if before_each is not None:
+                before_each(name)
+            started = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - started)
+            print(f"    {name}: run {repeat}/{repeats} {seconds[name][-1]:.2f} s", flush=True)
+    return seconds
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+@dataclass
+class Target:
+    """A target of issue 6 and the figure measured against it."""
+
+    name: str
+    measured: float
+    target: float
+    higher_is_better: bool
+
+    @property
+    def met(self) -> bool:
+        if self.higher_is_better:
+            return self.measured >= self.target
+        return self.measured <= self.target
+
+
+@dataclass
+class Section:
+    """One part's figures: a markdown table, the raw data for the JSON, targets, notes."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    data: dict[str, Any]
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def psql_path() -> str:
+    """psql of the embedded server's PostgreSQL (pgserver ships it), else the one on PATH."""
+    try:
+        import pgserver
+    except ImportError:
+        return "psql"
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else "psql"
+
+
+def peak_rss_mib(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a command; its wall seconds and the peak resident memory (MiB) of that process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, argv)
+    return seconds, usage.ru_maxrss / 1024
