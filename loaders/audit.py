@@ -6,9 +6,9 @@ final ``loaded`` update may instead run inside the load transaction itself, whic
 committed" and "audit says loaded" one atomic step (see ``loaders.treatments``).
 
 Statuses: ``running`` (started, not finished), ``loaded``, ``skipped`` (already loaded, nothing
-added), ``refused`` (failed verification, nothing attempted) and ``failed`` (load attempted and
-rolled back). The export-level row has ``data_file`` null and ``content_md5`` the manifest's hash;
-file rows carry the MD5 of the data file's bytes.
+added), ``refused`` (failed verification, before or during the copy; nothing landed) and
+``failed`` (load attempted and rolled back). The export-level row has ``data_file`` null and
+``content_md5`` the manifest's hash; file rows carry the MD5 of the data file's bytes.
 
 Abandoned loads. A loader killed outright (SIGKILL, a crash, a lost machine) cannot close its
 rows: its uncommitted data goes with its database sessions (PostgreSQL rolls them back) and its

@@ -11,7 +11,7 @@ export found below the given path, in ``exportTime`` order:
    its bytes equals ``md5Checksum``; the summary's ``itemCount`` equals the sum of the files'.
    Any mismatch refuses the whole export.
 3. All data files of the export are copied in one transaction (one ``COPY ... FROM STDIN`` per
-   file, text format, streamed in blocks of about 1 MB). The same pass checks each file's gzip
+   file, text format, streamed in blocks of about 256 KB). The same pass checks each file's gzip
    stream, that its count of non-empty lines equals ``itemCount`` and that its MD5 is still
    the one verified. Any error rolls the export back; the files are then verified in full
    (step 2, the gzip streams and the item counts): a mismatch refuses the export, naming every
@@ -29,8 +29,6 @@ import hashlib
 import json
 import logging
 import os
-import queue
-import threading
 import time
 import uuid
 import zlib
@@ -43,8 +41,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.abc import Buffer
-from psycopg.copy import LibpqWriter
 
 from loaders import audit, bronze
 from loaders.feeds import copy_error_row, data_connection, text_name
@@ -63,10 +59,11 @@ EXPORTS_FOLDER = "AWSDynamoDB"
 OUTPUT_FORMAT = "DYNAMODB_JSON"
 
 READ_SIZE = 256 * 1024  # compressed bytes read at a time
-BLOCK_SIZE = 1024 * 1024  # at most this many decompressed bytes per block (about one COPY chunk)
+# at most this many decompressed bytes per block, one COPY write: small enough that the rows of
+# the next block are made before the server has used up what the socket holds
+BLOCK_SIZE = 256 * 1024
 MAX_PROBLEMS_SHOWN = 5
 VERIFY_THREADS = min(4, os.cpu_count() or 1)
-QUEUED_BLOCKS = 8  # COPY blocks made ahead of the sending thread (0: send from the caller)
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -412,47 +409,6 @@ def _copy_statement() -> sql.Composed:
     )
 
 
-class _QueuedWriter(LibpqWriter):
-    """Sends the COPY data on a thread of its own, at most QUEUED_BLOCKS blocks behind the
-    thread that makes them: the server is never left waiting while the next block is made."""
-
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        super().__init__(cursor)
-        self._queue: queue.Queue[Buffer] = queue.Queue(maxsize=QUEUED_BLOCKS)
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def _send(self) -> None:
-        try:
-            while data := self._queue.get():
-                super().write(data)
-        except BaseException as exc:  # raised in the thread that writes
-            self._error = exc
-            while self._queue.get():  # drained, so that write() never blocks for ever
-                pass
-
-    def write(self, data: Buffer) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._send, name="copy-sender", daemon=True)
-            self._thread.start()
-        if self._error is not None:
-            raise self._error
-        self._queue.put(data)
-
-    def finish(self, exc: BaseException | None = None) -> None:
-        if self._thread is not None:
-            self._queue.put(b"")
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            raise self._error
-        super().finish(exc)
-
-
-def _writer(cur: psycopg.Cursor[Any]) -> LibpqWriter:
-    return _QueuedWriter(cur) if QUEUED_BLOCKS else LibpqWriter(cur)
-
-
 def _copy_rows(block: bytes, prefix: bytes, first_line: int) -> tuple[bytes, int]:
     """COPY text rows for the non-empty lines of a block; returns them and their count."""
     rows, count, _ = _copy_block(block, prefix, first_line)
@@ -701,19 +657,7 @@ def _refuse(
                 error=error,
             )
             continue
-        audit.record(
-            audit_conn,
-            load_id=load_id,
-            source=SOURCE,
-            export_id=export.export_id,
-            status="refused",
-            data_file=data_file.key,
-            content_md5=check.md5_hex,
-            expected_items=data_file.expected_items,
-            loaded_items=0,
-            bytes_=check.size,
-            error=error,
-        )
+        _record_file(audit_conn, load_id, export, data_file, check, "refused", error)
     audit.finish(
         audit_conn,
         export_audit,
@@ -774,7 +718,7 @@ def _copy_export(
             md5 = hashlib.md5()
             loaded = 0
             try:
-                with cur.copy(copy_sql, writer=_writer(cur)) as copy:
+                with cur.copy(copy_sql) as copy:
                     first_line = 1
                     for block in _line_blocks(data_file.path, md5):
                         rows, count, lines = _copy_block(block, prefix, first_line)
@@ -834,19 +778,33 @@ def _record_failure(
     started = _started_files(audit_conn, load_id, export.export_id)
     for data_file, check in zip(export.files, checks, strict=True):
         if data_file.key not in started:
-            audit.record(
-                audit_conn,
-                load_id=load_id,
-                source=SOURCE,
-                export_id=export.export_id,
-                status="failed",
-                data_file=data_file.key,
-                content_md5=check.md5_hex,
-                expected_items=data_file.expected_items,
-                loaded_items=0,
-                bytes_=check.size,
-                error=f"not loaded: the export failed ({message})",
-            )
+            error = f"not loaded: the export failed ({message})"
+            _record_file(audit_conn, load_id, export, data_file, check, "failed", error)
+
+
+def _record_file(
+    audit_conn: psycopg.Connection,
+    load_id: uuid.UUID,
+    export: Export,
+    data_file: DataFile,
+    check: FileCheck,
+    status: str,
+    error: str,
+) -> None:
+    """The audit row of a data file the copy never reached, closed with nothing loaded."""
+    audit.record(
+        audit_conn,
+        load_id=load_id,
+        source=SOURCE,
+        export_id=export.export_id,
+        status=status,
+        data_file=data_file.key,
+        content_md5=check.md5_hex,
+        expected_items=data_file.expected_items,
+        loaded_items=0,
+        bytes_=check.size,
+        error=error,
+    )
 
 
 def _started_files(

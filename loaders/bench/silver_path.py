@@ -121,8 +121,8 @@ def _section(seconds: dict[str, list[float]], counts: dict[str, list[Any]],
         notes=[
             "project: `python -m loaders load` (manifest and MD5 checks, audit, COPY of the JSONB "
             "lines into bronze) then `dbt run` of stg_dynamo__treatment_versions (set-wise SQL "
-            "decoding, cleaning, reject rules, latest version, two indexes, analyze) and the view "
-            "stg_dynamo__treatments; dbt's own start-up counted. Median loader "
+            "decoding, cleaning, reject rules, latest version, three indexes, analyze) and the "
+            "view stg_dynamo__treatments; dbt's own start-up counted. Median loader "
             f"{project_parts['loader_s']:.1f} s, dbt {project_parts['dbt_s']:.1f} s.",
             "row-by-row INSERT: per line json.loads, dynamo_json.deserialize_item, the Python "
             "cleaning rules (loaders/bench/silver_cleaning.py), one prepared INSERT per row, one "

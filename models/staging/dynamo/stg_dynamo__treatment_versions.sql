@@ -19,6 +19,45 @@
     )
 }}
 
+{#- the columns of a staged version, in table order (is_latest_version and reject_rule follow) -#}
+{%- set version_columns = [
+    'export_id',
+    'data_file',
+    'line_number',
+    'load_id',
+    'loaded_at',
+    'treatment_id',
+    'patient_id',
+    'patient_first_name',
+    'patient_last_name',
+    'patient_gender',
+    'patient_date_of_birth',
+    'patient_city',
+    'patient_state',
+    'patient_zip',
+    'provider_id',
+    'provider_name',
+    'provider_specialty',
+    'provider_hospital_id',
+    'provider_city',
+    'provider_state',
+    'disease_code',
+    'disease_name',
+    'treatment_type',
+    'outcome_status_raw',
+    'outcome_status',
+    'cost',
+    'cost_raw',
+    'is_cost_invalid',
+    'treatment_ts_raw',
+    'treated_at',
+    'modified_at',
+    'medication_count',
+    'medications',
+    'is_emergency',
+    'notes'
+] %}
+
 with
 
 {% if is_incremental() %}
@@ -128,7 +167,8 @@ costs_parsed as (
         ) as cost_in_cents (cost)
 ),
 
-values_parsed as (
+-- materialized: the reject rule and the ranking use each parsed timestamp several times
+values_parsed as materialized (
     select
         export_id,
         data_file,
@@ -194,97 +234,22 @@ versions_checked as (
     from categories_mapped
 ),
 
-{% if is_incremental() %}
-
-    -- the staged versions of the treatments this run brings, ranked again with the new lines
-    versions_to_rank as (
-        select
-            export_id,
-            data_file,
-            line_number,
-            load_id,
-            loaded_at,
-            treatment_id,
-            patient_id,
-            patient_first_name,
-            patient_last_name,
-            patient_gender,
-            patient_date_of_birth,
-            patient_city,
-            patient_state,
-            patient_zip,
-            provider_id,
-            provider_name,
-            provider_specialty,
-            provider_hospital_id,
-            provider_city,
-            provider_state,
-            disease_code,
-            disease_name,
-            treatment_type,
-            outcome_status_raw,
-            outcome_status,
-            cost,
-            cost_raw,
-            is_cost_invalid,
-            treatment_ts_raw,
-            treated_at,
-            modified_at,
-            medication_count,
-            medications,
-            is_emergency,
-            notes,
-            reject_rule
-        from versions_checked
+-- the new lines and, in an incremental run, the staged versions of the treatments they bring:
+-- ranked again together
+versions_to_rank as (
+    select
+        {{ version_columns | join(',\n        ') }},
+        reject_rule
+    from versions_checked
+    {%- if is_incremental() %}
         union all
         select
-            staged.export_id,
-            staged.data_file,
-            staged.line_number,
-            staged.load_id,
-            staged.loaded_at,
-            staged.treatment_id,
-            staged.patient_id,
-            staged.patient_first_name,
-            staged.patient_last_name,
-            staged.patient_gender,
-            staged.patient_date_of_birth,
-            staged.patient_city,
-            staged.patient_state,
-            staged.patient_zip,
-            staged.provider_id,
-            staged.provider_name,
-            staged.provider_specialty,
-            staged.provider_hospital_id,
-            staged.provider_city,
-            staged.provider_state,
-            staged.disease_code,
-            staged.disease_name,
-            staged.treatment_type,
-            staged.outcome_status_raw,
-            staged.outcome_status,
-            staged.cost,
-            staged.cost_raw,
-            staged.is_cost_invalid,
-            staged.treatment_ts_raw,
-            staged.treated_at,
-            staged.modified_at,
-            staged.medication_count,
-            staged.medications,
-            staged.is_emergency,
-            staged.notes,
+            staged.{{ version_columns | join(',\n            staged.') }},
             staged.reject_rule
         from {{ this }} as staged
         where staged.treatment_id in (select versions_checked.treatment_id from versions_checked)
-    ),
-
-{% else %}
-
-    versions_to_rank as (
-        select * from versions_checked
-    ),
-
-{% endif %}
+    {%- endif %}
+),
 
 versions_ranked as (
     select
@@ -303,41 +268,7 @@ versions_ranked as (
 
 versions_final as (
     select
-        export_id,
-        data_file,
-        line_number,
-        load_id,
-        loaded_at,
-        treatment_id,
-        patient_id,
-        patient_first_name,
-        patient_last_name,
-        patient_gender,
-        patient_date_of_birth,
-        patient_city,
-        patient_state,
-        patient_zip,
-        provider_id,
-        provider_name,
-        provider_specialty,
-        provider_hospital_id,
-        provider_city,
-        provider_state,
-        disease_code,
-        disease_name,
-        treatment_type,
-        outcome_status_raw,
-        outcome_status,
-        cost,
-        cost_raw,
-        is_cost_invalid,
-        treatment_ts_raw,
-        treated_at,
-        modified_at,
-        medication_count,
-        medications,
-        is_emergency,
-        notes,
+        {{ version_columns | join(',\n        ') }},
         is_latest_version,
         reject_rule
     from versions_ranked
