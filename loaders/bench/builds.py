@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loaders.bench.common import Context, Section, Target, scratch_database
+from loaders.bench.common import (
+    Context,
+    Section,
+    Target,
+    model_seconds,
+    run_dbt,
+    run_results,
+    scratch_database,
+)
 
 INCREMENTAL_SHARE = 0.01
 SLOWEST_SHOWN = 5
@@ -86,7 +94,7 @@ def _measure(ctx: Context, n: int) -> dict[str, Any]:
         print(f"    sources landed in {landing:.1f} s", flush=True)
         # one target folder, as a scheduler would keep (dbt's partial parsing included); the
         # freshness the full build saw and its manifest are the state the next cycle compares with
-        _dbt(target, "source", "freshness")
+        run_dbt(target, "source", "freshness")
         full = _dbt_build(target)
         print(f"    full build {full['seconds']:.1f} s", flush=True)
         state = target / "state"
@@ -96,7 +104,7 @@ def _measure(ctx: Context, n: int) -> dict[str, Any]:
         started = time.perf_counter()
         _loaders("load", str(increment))
         load = time.perf_counter() - started
-        freshness = _dbt(target, "source", "freshness")
+        freshness = run_dbt(target, "source", "freshness")
         selection = ("--select", "source_status:fresher+", "--state", str(state))
         incremental = _dbt_build(target, *selection)
         seconds = freshness + incremental["seconds"]
@@ -126,28 +134,11 @@ def _loaders(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "loaders", *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def _dbt(target: Path, *args: str) -> float:
-    """Run a dbt command with its artifacts in ``target``; its wall seconds."""
-    dbt = Path(sys.executable).with_name("dbt")
-    argv = [str(dbt), *args, "--target-path", str(target), "--log-path", str(target / "logs")]
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = "\n".join(done.stdout.splitlines()[-30:])
-        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {done.returncode}):\n{tail}")
-    return seconds
-
-
 def _dbt_build(target: Path, *selection: str) -> dict[str, Any]:
     """Run ``dbt build``; its wall seconds, nodes, per-model seconds and the slowest models."""
-    seconds = _dbt(target, "build", *selection)
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    models = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 3)
-        for r in results
-        if r["unique_id"].startswith(("model.", "snapshot."))
-    }
+    seconds = run_dbt(target, "build", *selection)
+    results = run_results(target)
+    models = {name: round(value, 3) for name, value in model_seconds(results).items()}
     slowest = sorted(models.items(), key=lambda item: -item[1])[:SLOWEST_SHOWN]
     return {
         "seconds": seconds,

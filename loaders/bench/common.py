@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -133,3 +135,33 @@ def peak_rss_mib(argv: list[str], env: dict[str, str] | None = None) -> tuple[fl
     if process.returncode != 0:
         raise subprocess.CalledProcessError(process.returncode, argv)
     return seconds, usage.ru_maxrss / 1024
+
+
+def run_dbt(target: Path, *args: str) -> float:
+    """Run a dbt command in the project, its artifacts and logs in ``target``; its wall
+    seconds."""
+    from loaders import config
+
+    dbt = Path(sys.executable).with_name("dbt")
+    argv = [str(dbt), *args, "--target-path", str(target), "--log-path", str(target / "logs")]
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=config.PROJECT_ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = "\n".join(done.stdout.splitlines()[-30:])
+        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {done.returncode}):\n{tail}")
+    return seconds
+
+
+def run_results(target: Path) -> list[dict[str, Any]]:
+    """The results of the last dbt run, build or seed whose artifacts are in ``target``."""
+    return json.loads((target / "run_results.json").read_text())["results"]
+
+
+def model_seconds(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Execution seconds of each model and snapshot in dbt's run results, by name."""
+    return {
+        result["unique_id"].split(".")[-1]: result["execution_time"]
+        for result in results
+        if result["unique_id"].startswith(("model.", "snapshot."))
+    }

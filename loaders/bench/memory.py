@@ -12,9 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import psycopg
-
-from loaders import config
+from loaders import db
 from loaders.bench.common import Context, Section, Target, peak_rss_mib, scratch_database
 
 TARGET_MIB = 150e6 / 2**20  # the target is 150 MB (decimal): 143.1 MiB
@@ -104,7 +102,7 @@ def _measure(source: str, size: str, folder: Path) -> dict[str, float]:
 
 def _rows_landed(dbname: str) -> int:
     """Rows the audit says this database's loads landed."""
-    with psycopg.connect(config.connection_settings().conninfo(dbname)) as conn:
+    with db.connect(dbname=dbname) as conn:
         row = conn.execute(
             "select coalesce(sum(loaded_items), 0) from bronze.load_audit"
             " where status = 'loaded' and data_file is not null"

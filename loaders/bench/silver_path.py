@@ -4,7 +4,6 @@ the pandas route (``silver_alternatives``), on cycle 1 of the large treatments e
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -12,9 +11,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loaders import config, db
+from loaders import db
 from loaders.bench import silver_alternatives as alternatives
-from loaders.bench.common import Context, Section, Target, median, race, scratch_database
+from loaders.bench.common import (
+    Context,
+    Section,
+    Target,
+    median,
+    model_seconds,
+    race,
+    run_dbt,
+    run_results,
+    scratch_database,
+)
 
 MODELS = ("stg_dynamo__treatment_versions", "stg_dynamo__treatments")
 SILVER = "silver.stg_dynamo__treatment_versions"
@@ -54,18 +63,9 @@ def _project(cycle: Path, work: Path) -> dict[str, Any]:
 
 def _dbt(work: Path, *args: str) -> dict[str, float]:
     """Run dbt on the scratch database; the execution seconds of each model it ran."""
-    dbt = Path(sys.executable).with_name("dbt")
     target = work / "target"
-    argv = [str(dbt), *args, "--target-path", str(target), "--log-path", str(work / "logs")]
-    done = subprocess.run(argv, cwd=config.PROJECT_ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stdout.splitlines()[-30:])
-        raise RuntimeError(f"dbt {args[0]} failed (exit {done.returncode}):\n{tail}")
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    return {
-        f"{r['unique_id'].split('.')[-1]}_s": r["execution_time"]
-        for r in results if r["unique_id"].startswith("model.")
-    }
+    run_dbt(target, *args)
+    return {f"{name}_s": seconds for name, seconds in model_seconds(run_results(target)).items()}
 
 
 def _reset(name: str) -> None:
