@@ -125,16 +125,29 @@ def psql_path() -> str:
     return str(bundled) if bundled.exists() else "psql"
 
 
+# Runs the measured command and prints its exit code and peak RSS (KiB). Linux counts a child's
+# peak from the memory of the process it was forked from, so the command is forked from this
+# small interpreter, not from the benchmark's own process (pandas can make that one large).
+_PEAK_RSS = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_mib(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run a command; its wall seconds and the peak resident memory (MiB) of that process."""
     started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, *argv], env=env, stdout=subprocess.PIPE, text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise subprocess.CalledProcessError(process.returncode, argv)
-    return seconds, usage.ru_maxrss / 1024
+    exit_code, peak_kib = (int(value) for value in done.stdout.split())
+    if exit_code != 0:
+        raise subprocess.CalledProcessError(exit_code, argv)
+    return seconds, peak_kib / 1024
 
 
 def run_dbt(target: Path, *args: str) -> float:

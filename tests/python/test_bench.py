@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from loaders import treatments
 from loaders.bench import builds, report
-from loaders.bench.common import Section, Target, race
+from loaders.bench.common import Section, Target, peak_rss_mib, race
 from loaders.generator.treatments import generate
 
 
@@ -57,6 +61,25 @@ def test_race_alternates_the_contenders_and_times_each_run() -> None:
     )
     assert calls == ["a", "b"] * 3 and prepared == calls
     assert {name: len(runs) for name, runs in seconds.items()} == {"a": 3, "b": 3}
+
+
+def _resident(mib: int) -> bytearray:
+    """``mib`` MiB of memory, every page touched."""
+    memory = bytearray(mib * 2**20)
+    memory[::4096] = b"\x01" * len(memory[::4096])
+    return memory
+
+
+def test_peak_memory_is_the_commands_own_not_the_benchmarks() -> None:
+    ballast = _resident(256)  # this process large, as after the pandas contender
+    python = [sys.executable, "-c"]
+    _, idle = peak_rss_mib([*python, "pass"])
+    touch_128_mib = "from tests.python.test_bench import _resident; _resident(128)"
+    _, busy = peak_rss_mib([*python, touch_128_mib])
+    assert idle < 64 and 128 < busy < 256
+    with pytest.raises(subprocess.CalledProcessError):
+        peak_rss_mib([*python, "raise SystemExit(3)"])
+    del ballast
 
 
 def test_figures_are_written_as_json_and_markdown(warehouse_db: str, tmp_path: Path) -> None:
